@@ -1,0 +1,1 @@
+"""Shared test configuration. Fixtures that start servers live beside the tests that need them."""
