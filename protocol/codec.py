@@ -73,36 +73,89 @@ def encode(
 ) -> bytes:
     """Encode `message` as a frame, signed when `key` is non-empty.
 
+    Every field is checked against its annotation on the way out, so a message the peer would refuse
+    (a NaN, a bool where an int belongs, a lone surrogate in a string) fails here, at the sender, with
+    a message naming the field, instead of as a puzzling error on the other side.
+
     Raises:
-        LocalProtocolError: `message` is not a protocol message or `request_id` is out of range.
+        LocalProtocolError: `message` is not a protocol message, a field holds a value its type does
+            not allow, or `request_id` is out of range.
     """
     name = type(message).__name__
     if _TYPES.get(name) is not type(message):
         raise LocalProtocolError(f"{type(message).__qualname__} is not a protocol message")
-    if not 0 <= request_id <= _MAX_UINT:
-        raise LocalProtocolError(f"request_id {request_id} out of range")
-    payload = cbor2.dumps({"type": name, "id": request_id, "body": _to_wire(message)})
+    if type(request_id) is not int or not 0 <= request_id <= _MAX_UINT:
+        raise LocalProtocolError(f"request_id {request_id!r} out of range 0..2**63-1")
+    if type(version) is not int or not 0 <= version <= _MAX_UINT:
+        raise LocalProtocolError(f"version {version!r} out of range")
+    body = _to_wire(type(message), message, name)
+    try:
+        payload = cbor2.dumps({"type": name, "id": request_id, "body": body})
+    except (ValueError, TypeError, cbor2.CBOREncodeError) as e:  # e.g. a lone surrogate in a str
+        raise LocalProtocolError(f"{name}: cannot encode ({e})") from None
     frame: dict[str, Any] = {"v": version, "msg": payload}
     if key:
         frame["sig"] = sign(key, payload)
     return cbor2.dumps(frame)
 
 
-def _to_wire(value: Any) -> Any:
-    match value:
-        case enum.Enum():
-            return value.value
-        case tuple():
-            return [_to_wire(v) for v in value]
-        case _ if is_dataclass(value):
-            spec = _spec(type(value))
-            out = {}
-            for name, hint, _required in spec:
-                v = getattr(value, name)
-                out[name] = dict(v) if hint is _METADATA else _to_wire(v)
-            return out
-        case _:
-            return value
+def _to_wire(hint: Any, value: Any, where: str) -> Any:
+    """`value` as plain CBOR-ready data, checked against `hint` (mirrors `_value` on the way in)."""
+    if hint is _METADATA:
+        if type(value) is not tuple or not all(
+            type(p) is tuple and len(p) == 2 and type(p[0]) is str and type(p[1]) is str
+            for p in value
+        ):
+            raise LocalProtocolError(f"{where}: expected a tuple of (str, str) pairs")
+        out = dict(value)
+        if len(out) != len(value):
+            raise LocalProtocolError(f"{where}: duplicate keys")
+        return out
+    if hint is bool or hint is str or hint is bytes:
+        if type(value) is not hint:
+            raise LocalProtocolError(
+                f"{where}: expected {hint.__name__}, got {type(value).__name__}"
+            )
+        return value
+    if hint is int:
+        if type(value) is not int or not -_MAX_UINT - 1 <= value <= _MAX_UINT:
+            raise LocalProtocolError(f"{where}: expected a 64-bit int, got {value!r}")
+        return value
+    if hint is float:
+        if type(value) is int and abs(value) <= 2**53:
+            return float(value)
+        if type(value) is not float or not math.isfinite(value):
+            raise LocalProtocolError(f"{where}: expected a finite float, got {value!r}")
+        return value
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        if type(value) is not hint:
+            raise LocalProtocolError(f"{where}: expected {hint.__name__}, got {value!r}")
+        return value.value
+    if isinstance(hint, type) and is_dataclass(hint):
+        if type(value) is not hint:
+            raise LocalProtocolError(
+                f"{where}: expected {hint.__name__}, got {type(value).__name__}"
+            )
+        return {
+            name: _to_wire(h, getattr(value, name), f"{where}.{name}")
+            for name, h, _required in _spec(hint)
+        }
+    origin = typing.get_origin(hint)
+    if origin is tuple:
+        (item, _ellipsis) = typing.get_args(hint)
+        if type(value) is not tuple:
+            raise LocalProtocolError(f"{where}: expected a tuple, got {type(value).__name__}")
+        return [_to_wire(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if origin in (Union, types.UnionType):
+        if value is None:
+            if type(None) in typing.get_args(hint):
+                return None
+            raise LocalProtocolError(f"{where}: None is not allowed")
+        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _to_wire(inner, value, where)
+    raise LocalProtocolError(
+        f"{where}: unsupported field type {hint!r}"
+    )  # a bug in a message class
 
 
 # --------------------------------------------------------------------------------------------------
@@ -133,24 +186,44 @@ def decode(
     if len(data) > max_size:
         raise RemoteProtocolError(f"frame of {len(data)} bytes exceeds the {max_size}-byte limit")
     outer = _cbor_map(bytes(data), "frame")
+    if (
+        type(outer.get("v")) is int and outer["v"] not in versions
+    ):  # before the keys: v2 may add some
+        payload = outer.get("msg")
+        raise RemoteProtocolError(
+            f"protocol version {outer['v']} not supported (this side speaks {list(versions)});"
+            " negotiate with Hello.versions and send the version Welcome chose",
+            request_id=peek_request_id(payload) if type(payload) is bytes else None,
+        )
     _check_keys(outer, required={"v", "msg"}, allowed=_FRAME_KEYS, where="frame")
     version, payload, sig = outer["v"], outer["msg"], outer.get("sig")
     if type(version) is not int or type(payload) is not bytes:
-        raise RemoteProtocolError("frame: 'v' must be an unsigned integer and 'msg' a byte string")
-    if sig is not None and (type(sig) is not bytes or len(sig) != SIGNATURE_SIZE):
-        raise RemoteProtocolError(f"frame: 'sig' must be a {SIGNATURE_SIZE}-byte string")
-    request_id = peek_request_id(payload)
-    if version not in versions:
         raise RemoteProtocolError(
-            f"protocol version {version} not supported (this side speaks {list(versions)})",
-            request_id=request_id,
+            "frame: 'v' must be an unsigned integer and 'msg' a byte string holding the payload,"
+            f" got {_wire_type(version)} and {_wire_type(payload)}",
+            request_id=peek_request_id(payload) if type(payload) is bytes else None,
         )
+    if sig is not None and (type(sig) is not bytes or len(sig) != SIGNATURE_SIZE):
+        raise RemoteProtocolError(
+            f"frame: 'sig' must be a {SIGNATURE_SIZE}-byte string (HMAC-SHA256), got {_wire_type(sig)}"
+            + (f" of {len(sig)} bytes" if type(sig) is bytes else ""),
+            request_id=peek_request_id(payload),
+        )
+    # The payload is parsed only after its signature is checked (when a key is configured): bytes from
+    # an unauthenticated peer reach the CBOR parser only on the error path, to recover the request id.
     if key:
         if sig is None:
-            raise SignatureError("unsigned frame refused: this connection requires signatures",
-                                 request_id=request_id)
+            raise SignatureError(
+                "unsigned frame refused: this connection requires HMAC-SHA256 signatures"
+                " (is the peer configured with the image's key?)",
+                request_id=peek_request_id(payload),
+            )
         if not verify(key, payload, sig):
-            raise SignatureError("bad signature: frame refused", request_id=request_id)
+            raise SignatureError(
+                "bad signature: frame refused (the peer signs with a different key,"
+                " or the frame was altered)",
+                request_id=peek_request_id(payload),
+            )
     inner = _cbor_map(payload, "payload")
     _check_keys(inner, required=_PAYLOAD_KEYS, allowed=_PAYLOAD_KEYS, where="payload")
     name, rid, body = inner["type"], inner["id"], inner["body"]
@@ -185,6 +258,8 @@ def _cbor_map(data: bytes, where: str) -> dict[str, Any]:
             allow_duplicate_keys=False,
             strict_hashable_types=True,
             str_errors="strict",
+            tag_hook=_refuse_tag,
+            semantic_decoders=_REFUSE_SEMANTIC_TAGS,
         )
         value = decoder.decode()
     except Exception as e:  # cbor2 raises a handful of types (CBORDecodeError, ValueError, ...)
@@ -194,6 +269,50 @@ def _cbor_map(data: bytes, where: str) -> dict[str, Any]:
     if type(value) is not dict:
         raise RemoteProtocolError(f"{where}: expected a CBOR map, got {_wire_type(value)}")
     return value
+
+
+class _TagRefused(ValueError):
+    pass
+
+
+def _refuse_tag(_decoder: Any, tag: Any) -> Any:
+    raise _TagRefused(f"CBOR tag {tag.tag} found; frames carry no tags")
+
+
+def _refuse_semantic_tag(tag: int) -> Any:
+    def refuse(_decoder: Any) -> Any:
+        raise _TagRefused(f"CBOR tag {tag} found; frames carry no tags")
+
+    return refuse
+
+
+# No field of any message is tagged, so every tag is refused. The tags cbor2 would otherwise decode
+# itself (dates, bignums, decimals, shared references that build cycles, regular expressions, MIME,
+# sets, ...) are overridden here and refused before their content is read; any other tag reaches
+# `_refuse_tag`. tests/protocol checks that no tag in 0..70000 gets through.
+_REFUSE_SEMANTIC_TAGS = {
+    t: _refuse_semantic_tag(t)
+    for t in (
+        *range(6),
+        25,
+        28,
+        29,
+        30,
+        35,
+        36,
+        37,
+        52,
+        54,
+        100,
+        256,
+        258,
+        260,
+        261,
+        1004,
+        43000,
+        55799,
+    )
+}
 
 
 def _check_keys(obj: dict, *, required: set | frozenset, allowed: frozenset, where: str) -> None:
@@ -298,7 +417,9 @@ def _value(hint: Any, value: Any, where: str) -> Any:
             return None
         (inner,) = [a for a in args if a is not type(None)]
         return _value(inner, value, where)
-    raise LocalProtocolError(f"{where}: unsupported field type {hint!r}")  # a bug in a message class
+    raise LocalProtocolError(
+        f"{where}: unsupported field type {hint!r}"
+    )  # a bug in a message class
 
 
 def _type_error(where: str, expected: str, value: Any) -> RemoteProtocolError:
@@ -323,8 +444,8 @@ def _wire_type(value: Any) -> str:
             return "an array"
         case dict():
             return "a map"
-        case _:
-            return f"a tagged value ({type(value).__name__})"
+        case _:  # only simple values and undefined get here: tags are refused while parsing
+            return f"a CBOR simple value ({value!r})"
 
 
 _TYPES: dict[str, type] = {**MESSAGE_TYPES, **CONTROL_TYPES}

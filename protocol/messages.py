@@ -77,7 +77,9 @@ def _require(ok: bool, what: str) -> None:
 
 
 def _check_session_id(session_id: str) -> None:
-    _require(0 < len(session_id) <= 128, f"session_id must be 1..128 characters, got {session_id!r}")
+    _require(
+        0 < len(session_id) <= 128, f"session_id must be 1..128 characters, got {session_id!r}"
+    )
 
 
 # --------------------------------------------------------------------------------------------------
