@@ -1,0 +1,250 @@
+"""Raw echo baselines: the fastest a round trip can be on this machine, measured in the same run.
+
+Every ratio the bench reports ("the stack is 1.7x the baseline") divides by one of these:
+
+- **zmq**: a plain blocking pyzmq DEALER client against a blocking ROUTER echo in another process.
+  No trio, no CBOR decoding, no actor: the floor for a ZeroMQ round trip.
+- **ws**: a plain trio-websocket client against a trio-websocket echo server in another process.
+
+The echo servers run as subprocesses of this file (`python bench/_baselines.py zmq|ws`), print their
+address on the first line of stdout and echo until killed. `EchoServer` starts and stops them.
+
+Run it directly to see the baselines alone: `python bench/_baselines.py measure --duration 3`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+__all__ = [
+    "EchoServer",
+    "blocking_dealer_latencies",
+    "sample_payload",
+    "trio_ws_latencies",
+]
+
+_HERE = Path(__file__).resolve()
+_MAX_MSG = 4 * 1024 * 1024
+
+
+def sample_payload() -> bytes:
+    """A real encoded frame (an `Evaluate` of `3 + 4`, ~110 bytes): what the stack sends per request."""
+    from stui.protocol import Evaluate, encode
+
+    return encode(Evaluate(session_id="s" * 22, source="3 + 4"), request_id=123_456)
+
+
+class EchoServer:
+    """An echo server in a child process; use as a context manager.
+
+    Args:
+        kind: "zmq" (blocking ROUTER echo) or "ws" (trio-websocket echo).
+
+    Attributes:
+        address: tcp://127.0.0.1:PORT or ws://127.0.0.1:PORT/echo, known once entered.
+    """
+
+    def __init__(self, kind: str) -> None:
+        if kind not in ("zmq", "ws"):
+            raise ValueError(f"unknown echo server kind {kind!r}")
+        self.kind = kind
+        self.address = ""
+        self._proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> EchoServer:
+        self._proc = subprocess.Popen(
+            [sys.executable, str(_HERE), "serve-" + self.kind],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self._proc.stdout is not None
+        line = self._proc.stdout.readline().strip()
+        if not line:
+            self.__exit__(None, None, None)
+            raise RuntimeError(f"{self.kind} echo server did not start")
+        self.address = line
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait()
+            if self._proc.stdout is not None:
+                self._proc.stdout.close()
+            self._proc = None
+
+
+# --------------------------------------------------------------------------------------------------
+# Clients
+
+
+def blocking_dealer_latencies(
+    address: str,
+    payload: bytes,
+    *,
+    duration: float,
+    warmup: int = 200,
+    tick: Callable[[int], None] | None = None,
+) -> list[float]:
+    """Round-trip times (seconds) of a blocking pyzmq DEALER sending `payload` to a ROUTER echo.
+
+    Sequential: one message in flight. Runs for `duration` seconds after `warmup` untimed rounds;
+    `tick(n)` is called every few hundred rounds (progress).
+    """
+    import zmq
+
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.MAXMSGSIZE, _MAX_MSG)
+    sock.setsockopt(zmq.RCVTIMEO, 5_000)
+    sock.connect(address)
+    try:
+        for _ in range(warmup):
+            sock.send(payload)
+            sock.recv()
+        samples: list[float] = []
+        clock = time.perf_counter
+        end = clock() + duration
+        while True:
+            t0 = clock()
+            sock.send(payload)
+            sock.recv()
+            t1 = clock()
+            samples.append(t1 - t0)
+            if len(samples) % 500 == 0:
+                if tick is not None:
+                    tick(500)
+                if t1 >= end:
+                    break
+        return samples
+    finally:
+        sock.close(linger=0)
+        ctx.term()
+
+
+async def trio_ws_latencies(
+    url: str,
+    payload: bytes,
+    *,
+    duration: float,
+    warmup: int = 200,
+    tick: Callable[[int], None] | None = None,
+) -> list[float]:
+    """Round-trip times (seconds) of a raw trio-websocket client echoing `payload` (binary) via `url`.
+
+    Cancellation: cancelling stops the measurement and closes the connection.
+    """
+    from trio_websocket import open_websocket_url
+
+    async with open_websocket_url(url, max_message_size=_MAX_MSG) as ws:
+        for _ in range(warmup):
+            await ws.send_message(payload)
+            await ws.get_message()
+        samples: list[float] = []
+        clock = time.perf_counter
+        end = clock() + duration
+        while True:
+            t0 = clock()
+            await ws.send_message(payload)
+            await ws.get_message()
+            t1 = clock()
+            samples.append(t1 - t0)
+            if len(samples) % 500 == 0:
+                if tick is not None:
+                    tick(500)
+                if t1 >= end:
+                    break
+        return samples
+
+
+# --------------------------------------------------------------------------------------------------
+# Servers (child processes)
+
+
+def _serve_zmq() -> None:
+    import zmq
+
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.ROUTER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.setsockopt(zmq.MAXMSGSIZE, _MAX_MSG)
+    port = sock.bind_to_random_port("tcp://127.0.0.1")
+    print(f"tcp://127.0.0.1:{port}", flush=True)
+    while True:
+        sock.send_multipart(sock.recv_multipart(copy=False), copy=False)
+
+
+def _serve_ws() -> None:
+    import trio
+    from trio_websocket import serve_websocket
+
+    async def handler(request) -> None:  # type: ignore[no-untyped-def]
+        ws = await request.accept()
+        try:
+            while True:
+                await ws.send_message(await ws.get_message())
+        except Exception:
+            return  # the client went away
+
+    async def main() -> None:
+        async with trio.open_nursery() as nursery:
+            server = await nursery.start(
+                lambda task_status: serve_websocket(
+                    handler,
+                    "127.0.0.1",
+                    0,
+                    ssl_context=None,
+                    max_message_size=_MAX_MSG,
+                    task_status=task_status,
+                )
+            )
+            print(f"ws://127.0.0.1:{server.port}/echo", flush=True)
+
+    trio.run(main)
+
+
+def _measure(duration: float) -> None:
+    import trio
+    from _harness import LatencyStats, human_us
+
+    payload = sample_payload()
+    with EchoServer("zmq") as zs:
+        z = LatencyStats.from_seconds(
+            blocking_dealer_latencies(zs.address, payload, duration=duration)
+        )
+    with EchoServer("ws") as ws:
+        w = LatencyStats.from_seconds(
+            trio.run(lambda: trio_ws_latencies(ws.address, payload, duration=duration))
+        )
+    for name, s in (("blocking DEALER/ROUTER", z), ("trio-websocket", w)):
+        print(f"{name:24} n={s.count:6}  p50 {human_us(s.p50_us):>9}  p99 {human_us(s.p99_us):>9}")
+
+
+if __name__ == "__main__":
+    sys.path.insert(0, str(_HERE.parent))
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("what", choices=("serve-zmq", "serve-ws", "measure"))
+    parser.add_argument("--duration", type=float, default=3.0)
+    ns = parser.parse_args()
+    try:
+        match ns.what:
+            case "serve-zmq":
+                _serve_zmq()
+            case "serve-ws":
+                _serve_ws()
+            case "measure":
+                _measure(ns.duration)
+    except KeyboardInterrupt:
+        pass
