@@ -1,0 +1,440 @@
+"""A small trio adapter for pyzmq: one owning task per socket, and a pump for everybody else.
+
+pyzmq only integrates with asyncio, and the off-the-shelf bridges lose messages on cancellation or are
+slow (see ../shared/NOTES.md: zmq-anyio drops the next message after a cancelled receive, which is exactly
+what a heartbeat timeout does). This module is the hand-written alternative. Its rules come from how
+libzmq signals readiness:
+
+* A socket's `ZMQ_FD` is a notification fd, not the data: it becomes readable when libzmq has *commands*
+  for the socket, and any zmq call on the socket (send, recv, getsockopt(EVENTS)) may process those
+  commands and consume the notification. So "fd readable" does not mean "a message is there", and "a
+  message is there" does not mean "fd readable". The only safe pattern is: try the operation with
+  NOBLOCK; on EAGAIN check `ZMQ_EVENTS`; sleep on the fd only if EVENTS says not ready; after every
+  wake-up check EVENTS again.
+* Because every call can consume the notification, two tasks using one socket can miss each other's
+  wake-ups (measured: about one round in 300). One task owns a socket; nobody else calls into it.
+* A message is lost if a cancellation lands between the non-blocking receive and the hand-off to the
+  caller. So each operation does `checkpoint_if_cancelled()` *before* touching the socket and
+  `cancel_shielded_checkpoint()` *after* it: a cancelled call did nothing; a completed call returns.
+
+`ZmqSocket` applies these rules for code that uses a socket from one task only (a blocking request loop,
+a benchmark, the connect wait in `open_transport`).
+
+`ZmqPump` solves the ownership problem of an actor, which must wait for incoming frames *and* send frames
+for other tasks at any moment. `ZmqPump.run()` is the owning task: it is the only code that calls into the
+socket. Other tasks talk to it through two bounded deques:
+
+* `await pump.send(parts)` appends to the outbox (waiting while it is full: backpressure) and *kicks*
+  the owner, i.e. cancels the cancel scope around the owner's `wait_readable`. Cancelling that wait is
+  harmless because nothing has been read yet; the owner loops, sends, and goes back to sleep.
+* The owner moves received multipart messages into the inbox while it has room; `await pump.receive()`
+  takes them out. When the inbox is full the owner stops reading, so ZeroMQ's own high-water marks push
+  back on the peer, and a receiver that frees space kicks the owner.
+
+A deque plus `trio.lowlevel.ParkingLot` is used instead of memory channels because the owner must never
+block on a hand-off: a full inbox must not stop it from sending, and a full outbox must not stop it from
+receiving. Everything the owner does between two awaits is synchronous, so a frame is either still in
+libzmq, or in a deque, or returned to a caller: never lost to a cancellation.
+
+Sockets get `LINGER=0` (closing or terminating never hangs on unsent frames) and `MAXMSGSIZE` (a peer that
+sends a bigger frame is disconnected by libzmq before the frame is buffered). Contexts come from
+`new_context()`, never `zmq.Context.instance()`: no global state, and `MAX_SOCKETS` is raised from the
+default 1,023 so one process can talk to thousands of images.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Sequence
+
+import trio
+import zmq
+
+from .errors import TransportClosed
+
+__all__ = ["DEFAULT_MAX_MESSAGE_SIZE", "ZmqPump", "ZmqSocket", "new_context"]
+
+#: Default cap on one received frame (libzmq MAXMSGSIZE); the protocol's `MAX_FRAME_SIZE` is the same.
+DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
+
+# How many frames the pump moves in each direction before it yields to other tasks.
+_BATCH = 64
+
+
+def new_context(max_sockets: int = 65536) -> zmq.Context:
+    """Create a new ZeroMQ context with `MAX_SOCKETS` raised.
+
+    A fresh context rather than `zmq.Context.instance()` keeps the library free of global state (two
+    supervisors in one process do not share one). The default limit of 1,023 sockets per context is
+    far below the process's fd limit and below the number of images stui aims to hold open.
+
+    Args:
+        max_sockets: the most sockets the context will create.
+
+    Returns:
+        The context. The caller owns it: close every socket, then call `ctx.term()` (with `LINGER=0`
+        on all sockets, as `ZmqSocket` sets, term does not hang).
+    """
+    ctx = zmq.Context()
+    try:
+        ctx.set(zmq.MAX_SOCKETS, max_sockets)
+    except Exception:
+        ctx.term()
+        raise
+    return ctx
+
+
+def _closed_error(exc: BaseException | None, what: str) -> TransportClosed:
+    err = TransportClosed(f"{what} is closed" if exc is None else f"{what} failed: {exc}")
+    err.__cause__ = exc
+    return err
+
+
+class ZmqSocket:
+    """A zmq.Socket of any type made awaitable under trio, for use by ONE owning task.
+
+    Only one task may call into this object (or into the wrapped socket) at a time, ever: ZMQ_FD is
+    edge-triggered and a second user can steal the first one's wake-up. Code that needs several tasks
+    to send and receive uses a `ZmqPump`, which owns the socket.
+
+    Construction sets `LINGER=0` and `MAXMSGSIZE`. Closing is synchronous and idempotent.
+
+    Args:
+        socket: a freshly created socket (not yet used by any other code).
+        max_message_size: largest frame accepted from a peer (libzmq MAXMSGSIZE); a peer that sends a
+            bigger one is disconnected (and, for a connecting socket, reconnected) by libzmq.
+
+    Attributes:
+        socket: the wrapped socket, for setting options and binding/connecting. Never send or receive
+            on it directly.
+        fd: its ZMQ_FD.
+    """
+
+    def __init__(
+        self, socket: zmq.Socket, *, max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE
+    ) -> None:
+        socket.setsockopt(zmq.LINGER, 0)
+        socket.setsockopt(zmq.MAXMSGSIZE, max_message_size)
+        self.socket = socket
+        self.fd: int = socket.getsockopt(zmq.FD)
+        self.max_message_size = max_message_size
+        self._closed = False
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called (or the socket was closed under us)."""
+        return self._closed or self.socket.closed
+
+    def close(self) -> None:
+        """Close the socket, discarding unsent frames (LINGER=0). Idempotent; not a checkpoint.
+
+        Tells trio first (`notify_closing`), so a wait on the fd in progress raises instead of watching
+        a recycled fd number.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            trio.lowlevel.notify_closing(self.fd)
+        except RuntimeError:  # not inside trio (e.g. cleanup after trio.run returned)
+            pass
+        self.socket.close(linger=0)
+
+    def _check_open(self) -> None:
+        if self.closed:
+            raise TransportClosed("ZeroMQ socket is closed")
+
+    async def wait_for(self, flag: int) -> None:
+        """Sleep until `ZMQ_EVENTS` has `flag` (zmq.POLLIN or zmq.POLLOUT) set.
+
+        Checks EVENTS before sleeping and after every wake-up, because the fd only tells that libzmq
+        has news, not which.
+
+        Args:
+            flag: zmq.POLLIN or zmq.POLLOUT.
+
+        Raises:
+            TransportClosed: the socket is closed or its context was terminated.
+
+        Cancellation: safe at any point; nothing is consumed.
+        """
+        self._check_open()
+        try:
+            while not self.socket.getsockopt(zmq.EVENTS) & flag:
+                await trio.lowlevel.wait_readable(self.fd)
+        except (zmq.ZMQError, trio.ClosedResourceError) as exc:
+            raise _closed_error(exc, "ZeroMQ socket") from exc
+        except trio.BrokenResourceError as exc:  # pragma: no cover - fd vanished under trio
+            raise _closed_error(exc, "ZeroMQ socket") from exc
+
+    async def send_multipart(self, parts: Sequence[bytes]) -> None:
+        """Send one multipart message, waiting while the socket cannot take it (HWM, no peer yet).
+
+        Args:
+            parts: the frames.
+
+        Raises:
+            TransportClosed: the socket is closed or its context was terminated.
+
+        Cancellation: if cancelled, nothing was sent. Once sent, the call returns normally.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        self._check_open()
+        while True:
+            try:
+                # libzmq accepts a multipart message atomically: once the first frame is in, so are
+                # the rest, so EAGAIN here means nothing of it was queued.
+                self.socket.send_multipart(parts, zmq.NOBLOCK)
+                break
+            except zmq.Again:
+                pass
+            except zmq.ZMQError as exc:
+                raise _closed_error(exc, "ZeroMQ socket") from exc
+            await self.wait_for(zmq.POLLOUT)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    async def recv_multipart(self) -> list[bytes]:
+        """Receive one multipart message.
+
+        Returns:
+            Its frames.
+
+        Raises:
+            TransportClosed: the socket is closed or its context was terminated.
+
+        Cancellation: if cancelled, nothing was received (the message stays in the socket for the
+        next call). A message taken from the socket is always returned.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        self._check_open()
+        while True:
+            try:
+                parts = self.socket.recv_multipart(zmq.NOBLOCK)
+                break
+            except zmq.Again:
+                pass
+            except zmq.ZMQError as exc:
+                raise _closed_error(exc, "ZeroMQ socket") from exc
+            await self.wait_for(zmq.POLLIN)
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return parts
+
+
+class ZmqPump:
+    """Runs a `ZmqSocket` in one owning task and lets any number of tasks send and receive.
+
+    Start `run()` in a nursery (`await nursery.start(pump.run)`); that task becomes the socket's only
+    user and closes it when it ends. Other tasks call `send()` / `receive()`. With a ROUTER socket the
+    frames are `[identity, payload]` both ways; with a DEALER just `[payload]`.
+
+    Args:
+        socket: the socket to own. Nobody else may touch it once the pump exists.
+        outbox_size: frames queued for sending before `send()` waits.
+        inbox_size: frames received but not yet taken before the pump stops reading (then libzmq's
+            RCVHWM, and after it the peer's SNDHWM, hold the rest).
+    """
+
+    def __init__(
+        self, socket: ZmqSocket, *, outbox_size: int = 1000, inbox_size: int = 1000
+    ) -> None:
+        if outbox_size < 1 or inbox_size < 1:
+            raise ValueError("outbox_size and inbox_size must be >= 1")
+        self.socket = socket
+        self._outbox: deque[Sequence[bytes]] = deque()
+        self._inbox: deque[list[bytes]] = deque()
+        self._outbox_size = outbox_size
+        self._inbox_size = inbox_size
+        self._out_space = trio.lowlevel.ParkingLot()
+        self._in_ready = trio.lowlevel.ParkingLot()
+        self._wake: trio.CancelScope | None = None
+        self._running = False
+        self._closed = False
+        self._error: BaseException | None = None
+
+    @property
+    def closed(self) -> bool:
+        """Whether the pump has stopped (or `close()` was called); sends then raise TransportClosed."""
+        return self._closed
+
+    def _kick(self) -> None:
+        # Wake the owner if it is asleep in wait_readable. If it is not asleep it is between two
+        # checkpoints of its loop and will see the new state before it sleeps again.
+        if self._wake is not None:
+            self._wake.cancel()
+
+    def close(self) -> None:
+        """Stop the pump. Safe from any task; idempotent; not a checkpoint.
+
+        The owner closes the socket as `run()` returns (or here, if `run()` never started). Frames still
+        in the outbox are discarded; frames already in the inbox can still be received.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        self._kick()
+        self._in_ready.unpark_all()
+        self._out_space.unpark_all()
+        if not self._running:
+            self.socket.close()
+
+    def _raise_closed(self) -> None:
+        raise _closed_error(self._error, "ZeroMQ pump")
+
+    def send_nowait(self, parts: Sequence[bytes]) -> None:
+        """Queue one multipart message for sending without waiting.
+
+        Args:
+            parts: the frames.
+
+        Raises:
+            trio.WouldBlock: the outbox is full.
+            TransportClosed: the pump has stopped.
+        """
+        if self._closed:
+            self._raise_closed()
+        if len(self._outbox) >= self._outbox_size:
+            raise trio.WouldBlock
+        self._outbox.append(parts)
+        self._kick()
+
+    async def send(self, parts: Sequence[bytes]) -> None:
+        """Queue one multipart message for sending, waiting while the outbox is full.
+
+        Returning means the message is queued, not that it left the machine: ZeroMQ gives no delivery
+        report, and frames still queued when the pump stops are discarded. Liveness is the business of
+        the heartbeat above.
+
+        Args:
+            parts: the frames (kept by reference until sent: do not mutate them).
+
+        Raises:
+            TransportClosed: the pump has stopped (before or while waiting).
+
+        Cancellation: if cancelled, the message was not queued; otherwise it was.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while True:
+            if self._closed:
+                self._raise_closed()
+            if len(self._outbox) < self._outbox_size:
+                break
+            await self._out_space.park()
+        self._outbox.append(parts)
+        self._kick()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+
+    def receive_nowait(self) -> list[bytes]:
+        """Take one received multipart message without waiting.
+
+        Returns:
+            Its frames.
+
+        Raises:
+            trio.WouldBlock: nothing has arrived.
+            TransportClosed: the pump has stopped and everything it received has been taken.
+        """
+        if not self._inbox:
+            if self._closed:
+                self._raise_closed()
+            raise trio.WouldBlock
+        if len(self._inbox) >= self._inbox_size:
+            self._kick()  # the owner stopped reading because we were full
+        return self._inbox.popleft()
+
+    async def receive(self) -> list[bytes]:
+        """Wait for and take one received multipart message.
+
+        Returns:
+            Its frames.
+
+        Raises:
+            TransportClosed: the pump has stopped and everything it received has been taken.
+
+        Cancellation: if cancelled, no message was taken; a message taken is always returned.
+        """
+        await trio.lowlevel.checkpoint_if_cancelled()
+        while not self._inbox:
+            if self._closed:
+                self._raise_closed()
+            await self._in_ready.park()
+        msg = self.receive_nowait()
+        await trio.lowlevel.cancel_shielded_checkpoint()
+        return msg
+
+    def statistics(self) -> tuple[int, int]:
+        """Return (frames waiting in the outbox, frames waiting in the inbox)."""
+        return len(self._outbox), len(self._inbox)
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """Own the socket: send queued frames and receive incoming ones until closed or cancelled.
+
+        Args:
+            task_status: `started()` is called once the pump accepts work.
+
+        Raises:
+            TransportClosed: the socket failed (e.g. its context was terminated); waiting senders and
+                receivers get the same error. A pump that is closed or cancelled returns (or raises
+                Cancelled) and closes the socket.
+            RuntimeError: `run()` was already started, or the pump was closed before it started.
+
+        Cancellation: cancelling `run()` stops the pump and closes the socket; frames already in the
+        inbox stay receivable; frames in the outbox are discarded.
+        """
+        if self._running or self._closed:
+            raise RuntimeError("ZmqPump.run() can only be started once, on an open pump")
+        self._running = True
+        try:
+            task_status.started()
+            while not self._closed:
+                if self._exchange():
+                    await trio.lowlevel.checkpoint()
+                    continue
+                with trio.CancelScope() as self._wake:
+                    await trio.lowlevel.wait_readable(self.socket.fd)
+                self._wake = None
+        except (zmq.ZMQError, trio.ClosedResourceError) as exc:
+            self._error = exc
+            raise _closed_error(exc, "ZeroMQ pump") from exc
+        finally:
+            self._wake = None
+            self._closed = True
+            self.socket.close()
+            self._in_ready.unpark_all()
+            self._out_space.unpark_all()
+
+    def _exchange(self) -> bool:
+        """Move frames between the deques and the socket without blocking.
+
+        Returns:
+            True if there may be more to do right away (after yielding), False if the owner should sleep
+            until the fd or a kick wakes it.
+        """
+        sock = self.socket.socket
+        outbox, inbox = self._outbox, self._inbox
+        sent = 0
+        while outbox and sent < _BATCH:
+            try:
+                sock.send_multipart(outbox[0], zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            outbox.popleft()
+            sent += 1
+        if sent:
+            self._out_space.unpark_all()
+        received = 0
+        while len(inbox) < self._inbox_size and received < _BATCH:
+            try:
+                inbox.append(sock.recv_multipart(zmq.NOBLOCK))
+            except zmq.Again:
+                break
+            received += 1
+        if received:
+            self._in_ready.unpark_all()
+        if sent == _BATCH or received == _BATCH:
+            return True
+        # The calls above may have consumed the fd's notification: ask libzmq before sleeping.
+        events = sock.getsockopt(zmq.EVENTS)
+        return bool(
+            (outbox and events & zmq.POLLOUT)
+            or (len(inbox) < self._inbox_size and events & zmq.POLLIN)
+        )
