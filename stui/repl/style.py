@@ -1,0 +1,102 @@
+"""The REPL's look: one prompt_toolkit `Style` for every class the renderers use, plus Smalltalk colours.
+
+Renderers (status_line.py, printer.py) emit `(class:…, text)` fragments and never colours, so the whole
+palette lives here and a test can check text without caring about escape codes. Status classes follow
+the prompt's traffic light: healthy green, warning yellow, critical red, disconnected grey, failed red.
+"""
+
+from __future__ import annotations
+
+from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
+from pygments.styles import get_style_by_name
+
+from stui.protocol import ConnectionHealth, ConnectionStatus
+
+__all__ = ["REPL_STYLE", "health_class", "repl_style", "status_class"]
+
+REPL_STYLE = Style.from_dict(
+    {
+        # the prompt
+        "prompt.image": "bold #5f87ff",
+        "prompt.session": "#8787af",
+        "prompt.sep": "#6c6c6c",
+        "prompt.arrow": "bold",
+        "prompt.running": "#d7af00",
+        "prompt.gone": "bold #d75f5f",
+        # status lights, in the prompt, the toolbar and the tables
+        "status.healthy": "#5faf5f",
+        "status.warning": "#d7af00",
+        "status.critical": "#d75f5f",
+        "status.reconnecting": "#d7af00",
+        "status.disconnected": "#808080",
+        "status.failed": "bold #d75f5f",
+        "status.unknown": "#808080",
+        # the bottom toolbar
+        "bottom-toolbar": "noreverse bg:#262626 #bcbcbc",
+        "toolbar.current": "bold #ffffff",
+        "toolbar.image": "#bcbcbc",
+        "toolbar.rtt": "#8a8a8a",
+        "toolbar.sep": "#585858",
+        "toolbar.keys": "#8a8a8a",
+        # results and messages
+        "result": "",
+        "result.class": "#8a8a8a",
+        "result.truncated": "italic #8a8a8a",
+        "error": "#d75f5f",
+        "error.class": "bold #d75f5f",
+        "error.caret": "bold #d75f5f",
+        "error.source": "",
+        "error.stack": "#8a8a8a",
+        "notice": "#87afaf",
+        "notice.warn": "#d7af00",
+        "notice.bad": "#d75f5f",
+        "transcript": "#afaf87",
+        "transcript.label": "#6c6c6c",
+        "table.header": "bold underline",
+        "table.dim": "#8a8a8a",
+        "help.command": "bold",
+        "help.args": "#87afaf",
+        "inspect.title": "bold",
+        "inspect.index": "#5f87ff",
+        "inspect.name": "bold",
+        "inspect.class": "#8a8a8a",
+    }
+)
+
+
+def repl_style(pygments_style: str = "monokai") -> Style:
+    """The REPL style merged with a Pygments palette for Smalltalk highlighting."""
+    try:
+        pygments = style_from_pygments_cls(get_style_by_name(pygments_style))
+    except Exception:  # an unknown style name: keep going without colours for code
+        pygments = Style([])
+    return merge_styles([pygments, REPL_STYLE])
+
+
+def status_class(status: ConnectionStatus, health: ConnectionHealth) -> str:
+    """The style class for an image's light: health while connected, the status otherwise."""
+    match status:
+        case ConnectionStatus.CONNECTED:
+            match health:
+                case ConnectionHealth.WARNING:
+                    return "class:status.warning"
+                case ConnectionHealth.CRITICAL:
+                    return "class:status.critical"
+                case _:
+                    return "class:status.healthy"
+        case ConnectionStatus.RECONNECTING:
+            return "class:status.reconnecting"
+        case ConnectionStatus.DISCONNECTED:
+            return "class:status.disconnected"
+        case ConnectionStatus.FAILED:
+            return "class:status.failed"
+        case _:
+            return "class:status.unknown"
+
+
+def health_class(health: ConnectionHealth) -> str:
+    return {
+        ConnectionHealth.HEALTHY: "class:status.healthy",
+        ConnectionHealth.WARNING: "class:status.warning",
+        ConnectionHealth.CRITICAL: "class:status.critical",
+    }.get(health, "class:status.unknown")
