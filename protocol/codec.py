@@ -263,6 +263,8 @@ def _cbor_map(data: bytes, where: str) -> dict[str, Any]:
         )
         value = decoder.decode()
     except Exception as e:  # cbor2 raises a handful of types (CBORDecodeError, ValueError, ...)
+        if isinstance(e.__cause__, _TagRefused):
+            raise RemoteProtocolError(f"{where}: {e.__cause__}") from None
         raise RemoteProtocolError(f"{where}: invalid CBOR ({e})") from None
     if stream.tell() != len(data):
         raise RemoteProtocolError(f"{where}: {len(data) - stream.tell()} trailing bytes after CBOR")
@@ -275,12 +277,15 @@ class _TagRefused(ValueError):
     pass
 
 
-def _refuse_tag(_decoder: Any, tag: Any) -> Any:
-    raise _TagRefused(f"CBOR tag {tag.tag} found; frames carry no tags")
+# cbor2 6.x calls `tag_hook(tag, immutable)` for unknown tags and each semantic decoder with
+# `(content, immutable)` after the tag's content is decoded (within the depth and size limits). Both
+# are given `*args` so a signature change in cbor2 cannot turn a refusal into a TypeError.
+def _refuse_tag(tag: Any, *_args: Any) -> Any:
+    raise _TagRefused(f"CBOR tag {getattr(tag, 'tag', '?')} found; frames carry no tags")
 
 
 def _refuse_semantic_tag(tag: int) -> Any:
-    def refuse(_decoder: Any) -> Any:
+    def refuse(*_args: Any) -> Any:
         raise _TagRefused(f"CBOR tag {tag} found; frames carry no tags")
 
     return refuse
