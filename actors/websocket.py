@@ -1,0 +1,268 @@
+"""The WebSocket transport: one binary WebSocket message per protocol frame, over trio-websocket.
+
+trio-websocket already gives a message-based, cancellation-atomic receive (`get_message` takes from a
+memory channel). Two of its behaviours need care, and this module is where that care lives:
+
+* `send_message` writes to the TCP stream directly. Cancelled half-way through a large message (the peer
+  stopped reading), it leaves half a frame on the wire and the connection can only be dropped. So
+  `WsTransport.send` only queues the message; one writer task, which nobody cancels while the link is
+  up, writes the queue out. A cancelled `send` then means "not queued", as with the ZeroMQ transport.
+* Close paths on rude disconnects have had bugs upstream (trio-websocket #74, #96, #134, #182). Every way
+  the link can end (clean close, reset, EOF, a message over `max_message_size`, our own `aclose`) is
+  turned into `TransportClosed` here, and the tests exercise each path.
+
+Text messages are not stui frames: receiving one raises `RemoteProtocolError` (the link stays up).
+trio-websocket has no keepalive of its own; liveness is the heartbeat's job above, as for ZeroMQ.
+"""
+
+from __future__ import annotations
+
+import math
+import ssl
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+
+import trio
+from trio_websocket import (
+    ConnectionClosed,
+    DisconnectionTimeout,
+    HandshakeError,
+    WebSocketConnection,
+    open_websocket_url,
+)
+
+from stui.protocol import RemoteProtocolError
+
+from .errors import MessageTooLarge, TransportClosed, TransportConnectError, UnsupportedAddress
+
+__all__ = ["WsTransport", "open_ws_transport"]
+
+
+@contextmanager
+def collapse_single_group() -> Iterator[None]:
+    """Re-raise the only exception of a one-member exception group as itself.
+
+    A transport context manager runs helper tasks in a nursery around the caller's `async with` body,
+    so with strict exception groups anything the body raises would come out wrapped in a group. The
+    caller should see its own exception (or Cancelled); groups of several stay groups.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) != 1:
+            raise
+        exc = group.exceptions[0]
+        context = exc.__context__
+        try:
+            raise exc  # noqa: B904 - re-raising the member, not chaining to the group
+        finally:
+            exc.__context__ = context
+            del exc, context
+
+
+def _describe(exc: ConnectionClosed) -> str:
+    reason = exc.reason
+    text = f"WebSocket closed: code {reason.code} ({reason.name})"
+    return f"{text}: {reason.reason}" if reason.reason else text
+
+
+class WsTransport:
+    """A WebSocket client link. Made by `open_ws_transport` (or `open_transport` with ws:// / wss://).
+
+    Any number of tasks may call `send` and `receive` concurrently; sends go out in the order they were
+    queued, received messages are handed out in arrival order.
+
+    Attributes:
+        address: the URL connected to.
+        max_message_size: the largest message sent or accepted, in bytes.
+    """
+
+    def __init__(
+        self,
+        ws: WebSocketConnection,
+        *,
+        address: str,
+        max_message_size: int,
+        outbox_size: int = 64,
+        disconnect_timeout: float = 2.0,
+    ) -> None:
+        self._ws = ws
+        self.address = address
+        self.max_message_size = max_message_size
+        self._disconnect_timeout = disconnect_timeout
+        self._out_send, self._out_recv = trio.open_memory_channel[bytes](outbox_size)
+        self._closed = False
+        self._error: BaseException | None = None
+
+    def __repr__(self) -> str:
+        return f"<WsTransport {self.address} {'closed' if self.closed else 'open'}>"
+
+    @property
+    def closed(self) -> bool:
+        """Whether the link is gone (closed by either side, or broken)."""
+        return self._closed or self._ws.closed is not None or self._error is not None
+
+    def _closed_error(self) -> TransportClosed:
+        if self._error is not None:
+            err = self._error
+            if isinstance(err, ConnectionClosed):
+                return TransportClosed(_describe(err))
+            return TransportClosed(f"WebSocket writer failed: {err!r}")
+        if self._ws.closed is not None and not self._closed:
+            reason = self._ws.closed
+            return TransportClosed(f"WebSocket closed: code {reason.code} ({reason.name})")
+        return TransportClosed("WebSocket transport is closed")
+
+    async def send(self, data: bytes) -> None:
+        """Queue one binary message for sending.
+
+        Returning means queued for the writer task, not delivered; a message queued when the link
+        drops is lost with it.
+
+        Args:
+            data: the message.
+
+        Raises:
+            MessageTooLarge: `data` is over `max_message_size` (nothing was queued).
+            TransportClosed: the link is gone.
+
+        Cancellation: if cancelled, the message was not queued; otherwise it was.
+        """
+        if len(data) > self.max_message_size:
+            raise MessageTooLarge(f"{len(data)} bytes > max_message_size {self.max_message_size}")
+        if self.closed:
+            await trio.lowlevel.checkpoint()
+            raise self._closed_error()
+        try:
+            await self._out_send.send(bytes(data))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise self._closed_error() from self._error
+
+    async def receive(self) -> bytes:
+        """Wait for the next binary message.
+
+        Returns:
+            The message.
+
+        Raises:
+            TransportClosed: the link is gone (clean close, reset, message too big, or `aclose`).
+            RemoteProtocolError: the peer sent a text message (the link stays up).
+
+        Cancellation: if cancelled, no message was taken.
+        """
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            raise self._closed_error()
+        try:
+            message = await self._ws.get_message()
+        except ConnectionClosed as exc:
+            raise TransportClosed(_describe(exc)) from exc
+        if isinstance(message, str):
+            raise RemoteProtocolError("received a text WebSocket message; stui frames are binary")
+        return message
+
+    async def aclose(self) -> None:
+        """Close the link (WebSocket close handshake, bounded by the disconnect timeout). Idempotent.
+
+        Cancellation: the transport is closed even if cancelled; only the close handshake is cut short.
+        """
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            return
+        self._closed = True
+        self._out_send.close()
+        with trio.move_on_after(self._disconnect_timeout):
+            await self._ws.aclose()
+
+    async def _write_loop(
+        self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
+    ) -> None:
+        # The only task that writes to the WebSocket. It is never cancelled while the link is up, so
+        # it never leaves half a message on the wire; it ends when the outbox closes or the link dies.
+        task_status.started()
+        async with self._out_recv:
+            try:
+                async for data in self._out_recv:
+                    await self._ws.send_message(data)
+            except (
+                Exception
+            ) as exc:  # ConnectionClosed, or anything unexpected: the link is unusable
+                self._error = exc
+
+
+@asynccontextmanager
+async def open_ws_transport(
+    url: str,
+    *,
+    max_message_size: int,
+    connect_timeout: float | None = 5.0,
+    disconnect_timeout: float = 2.0,
+    ssl_context: ssl.SSLContext | None = None,
+    message_queue_size: int = 64,
+    outbox_size: int = 64,
+) -> AsyncIterator[WsTransport]:
+    """Connect to a WebSocket URL and yield a `WsTransport`; close it on exit.
+
+    Args:
+        url: a ws:// or wss:// URL.
+        max_message_size: the largest message sent or accepted; a bigger incoming message makes
+            trio-websocket close the link with code 1009.
+        connect_timeout: seconds for TCP connect plus the opening handshake; None waits forever.
+        disconnect_timeout: seconds allowed for the closing handshake.
+        ssl_context: for wss://; None uses the default context.
+        message_queue_size: received messages trio-websocket buffers before it stops reading.
+        outbox_size: messages `send` queues before it waits.
+
+    Yields:
+        The open transport.
+
+    Raises:
+        TransportConnectError: refused, unreachable, rejected by the server, or timed out.
+        UnsupportedAddress: the URL is malformed.
+
+    Cancellation: cancelling the connect attempt leaves nothing open. On exit the link is closed,
+    whatever ended the body.
+    """
+    try:
+        cm = open_websocket_url(
+            url,
+            ssl_context,
+            max_message_size=max_message_size,
+            message_queue_size=message_queue_size,
+            connect_timeout=math.inf if connect_timeout is None else connect_timeout,
+            disconnect_timeout=disconnect_timeout,
+        )
+    except ValueError as exc:
+        raise UnsupportedAddress(f"malformed WebSocket URL {url!r}: {exc}") from exc
+    entered = False
+    try:
+        async with cm as ws:
+            entered = True
+            transport = WsTransport(
+                ws,
+                address=url,
+                max_message_size=max_message_size,
+                outbox_size=outbox_size,
+                disconnect_timeout=disconnect_timeout,
+            )
+            with collapse_single_group():
+                async with trio.open_nursery() as nursery:
+                    await nursery.start(transport._write_loop)
+                    try:
+                        yield transport
+                    finally:
+                        with trio.CancelScope(shield=True):
+                            await transport.aclose()
+                        nursery.cancel_scope.cancel()
+    except (HandshakeError, OSError) as exc:
+        if not entered:
+            detail = exc.__cause__ if exc.__cause__ is not None else exc
+            raise TransportConnectError(f"cannot connect to {url}: {detail!r}") from exc
+        if isinstance(exc, DisconnectionTimeout):
+            # The closing handshake outlived its timeout after the body ended: the link is closed
+            # either way. Let the body's own exception through if it had one.
+            context = exc.__context__
+            if context is not None and not isinstance(context, HandshakeError):
+                raise context from None
+            return
+        raise
