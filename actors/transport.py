@@ -37,7 +37,6 @@ from contextlib import asynccontextmanager
 
 import trio
 import zmq
-
 from stui.protocol import RemoteProtocolError
 
 from .errors import MessageTooLarge, TransportClosed, TransportConnectError, UnsupportedAddress

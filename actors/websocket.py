@@ -23,6 +23,7 @@ from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
 
 import trio
+from stui.protocol import RemoteProtocolError
 from trio_websocket import (
     ConnectionClosed,
     DisconnectionTimeout,
@@ -30,8 +31,6 @@ from trio_websocket import (
     WebSocketConnection,
     open_websocket_url,
 )
-
-from stui.protocol import RemoteProtocolError
 
 from .errors import MessageTooLarge, TransportClosed, TransportConnectError, UnsupportedAddress
 
@@ -54,7 +53,7 @@ def collapse_single_group() -> Iterator[None]:
         exc = group.exceptions[0]
         context = exc.__context__
         try:
-            raise exc  # noqa: B904 - re-raising the member, not chaining to the group
+            raise exc
         finally:
             exc.__context__ = context
             del exc, context
