@@ -147,10 +147,8 @@ def _to_wire(hint: Any, value: Any, where: str) -> Any:
             raise LocalProtocolError(f"{where}: expected a tuple, got {type(value).__name__}")
         return [_to_wire(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
     if origin in (Union, types.UnionType):
-        if value is None:
-            if type(None) in typing.get_args(hint):
-                return None
-            raise LocalProtocolError(f"{where}: None is not allowed")
+        if value is None:  # every union in a message is `X | None`
+            return None
         (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
         return _to_wire(inner, value, where)
     raise LocalProtocolError(

@@ -237,6 +237,11 @@ _CASES: list[tuple[str, bytes, str]] = [
     ),
     ("int too big for a float", frame_bytes(body={"timestamp": 2**60}), "finite number"),
     (
+        "text for bytes",
+        frame_bytes(type="ConnectImage", body={"address": "a", "key": "k"}),
+        "ConnectImage.key: expected a byte string, got a text string",
+    ),
+    (
         "bytes for text",
         frame_bytes(type="CloseSession", body={"session_id": b"s"}),
         "CloseSession.session_id: expected a text string, got a byte string",
