@@ -1,0 +1,672 @@
+"""The image's protocol brain: one state per client connection, and every request answered.
+
+Transports (stui.image.server) hand each incoming frame to `RequestDispatcher.handle_frame` *synchronously*,
+from the task that received it, and give every connection a `deliver(bytes)` callable that queues an
+outgoing frame without waiting. That split decides the latency story:
+
+* The frame is decoded exactly once, in the receiving task. `Ping`, `Hello`, `Interrupt` and the session
+  bookkeeping (create, attach, close, list, SystemInfo) are answered right there, before the receiving
+  task looks at the next frame, so they never wait behind an evaluation.
+* `Evaluate`, `Inspect` and `Complete` run Smalltalk, so each runs in its own task (in the server's
+  nursery). An evaluation advances in slices of `config.slice_seconds` (the evaluator is a greenlet that
+  yields when its slice is used up) with a trio checkpoint between slices; Transcript output collected
+  during a slice is sent as `TranscriptOutput` events before the next slice runs.
+* One evaluation at a time per session: later ones queue on the session's FIFO lock (queueing, not
+  refusing, so a client may pipeline). Sessions run concurrently with each other.
+
+Fairness against a flooding client: a connection may have at most `max_in_flight_per_client` requests
+waiting or running, beyond which it gets `Error(InvalidRequest)` at once (cheap to produce); and the
+evaluations of one connection take turns on that connection's *slice lock* (FIFO), so every connection
+runs at most one slice per scheduling round however many evaluations it has started. ZeroMQ's ROUTER
+fair-queues incoming frames across peers, and every WebSocket has its own reading task, so a flood of
+cheap requests cannot hide the frames of other clients either.
+
+Requests before `Hello`: `Ping` is answered (a heartbeat needs no handshake) and `Hello` starts the
+session; anything else gets `Error(InvalidRequest, "say Hello first")`. A connection gets state (a slot
+in the connection table, bounded by `max_clients`) only once it has said Hello, so garbage from unknown
+peers costs nothing but a counter.
+
+Bad frames: a frame that does not decode gets `Error(InvalidRequest)` — `Error(PermissionDenied)` when the
+signature is missing or wrong — if its request id could be read, and is dropped otherwise; both are
+counted (`frames_rejected`, `frames_dropped`) and shown in `SystemInfoReply.metadata`.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+import trio
+
+import stui
+from stui.image.config import ImageServerConfig
+from stui.image.sessions import Session, SessionLimitReached, SessionTable
+from stui.image.smalltalk import Failure, SmalltalkImage, Success
+from stui.protocol import (
+    SUPPORTED_VERSIONS,
+    AttachSession,
+    CloseSession,
+    Complete,
+    CompletionItem,
+    Completions,
+    CreateSession,
+    Error,
+    ErrorCode,
+    ErrorDetails,
+    EvalResult,
+    Evaluate,
+    Hello,
+    ImageShutdown,
+    Inspect,
+    Inspection,
+    Interrupt,
+    InterruptAck,
+    ListSessions,
+    LocalProtocolError,
+    Ping,
+    Pong,
+    RemoteProtocolError,
+    SessionClosed,
+    SessionExpired,
+    SessionList,
+    SessionOpened,
+    SignatureError,
+    Slot,
+    SystemInfo,
+    SystemInfoReply,
+    TranscriptOutput,
+    Welcome,
+    decode,
+    encode,
+)
+
+__all__ = ["CAPABILITIES", "DIALECT", "ClientConnection", "RequestDispatcher", "ServerStats"]
+
+DIALECT = "stui-smalltalk"
+CAPABILITIES = ("sessions", "interrupt", "inspect", "complete", "transcript", "time-budget")
+
+
+@dataclass(slots=True)
+class ServerStats:
+    """Counters shown in `SystemInfoReply.metadata` (as decimal strings)."""
+
+    frames_received: int = 0
+    frames_rejected: int = 0
+    frames_dropped: int = 0
+    frames_unsent: int = 0
+    requests_refused: int = 0
+    evaluations: int = 0
+    sessions_expired: int = 0
+
+    def as_metadata(self) -> tuple[tuple[str, str], ...]:
+        return tuple((name, str(getattr(self, name))) for name in self.__slots__)  # type: ignore[attr-defined]
+
+
+@dataclass(eq=False, slots=True)
+class _InFlight:
+    """A request of one connection that runs in its own task (Evaluate, Inspect, Complete)."""
+
+    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
+    evaluation: Any = None
+    stop_reason: str | None = None
+
+
+@dataclass(eq=False, slots=True)
+class ClientConnection:
+    """One client connection: a ZeroMQ identity or one WebSocket.
+
+    Attributes:
+        key: the transport's name for the peer, e.g. ("zmq", identity) or ("ws", 7).
+        deliver: queues one encoded frame to the peer without waiting; returns False when it had to
+            drop it (the transport's queue is full or closed).
+        client_id: the `Hello.client_id`, None until the client said Hello.
+        version: the protocol version agreed in the handshake.
+        in_flight: request id → the running or waiting request, for Interrupt and the in-flight limit.
+        slice_lock: evaluations of this connection take turns on it, one slice each.
+        last_seen: trio clock reading of the last frame from this peer.
+    """
+
+    key: Hashable
+    deliver: Callable[[bytes], bool]
+    client_id: str | None = None
+    version: int = 0
+    in_flight: dict[int, _InFlight] = field(default_factory=dict)
+    slice_lock: trio.Lock = field(default_factory=trio.Lock)
+    last_seen: float = 0.0
+
+
+class RequestDispatcher:
+    """Answers every request of one image.
+
+    Args:
+        config: the image's configuration (limits, key, name).
+        image_id: the stable image id.
+        instance_id: this run's id.
+        nursery: where request tasks run; the server cancels it to stop them.
+        image: the Smalltalk image whose workspaces sessions get; a new one by default.
+    """
+
+    def __init__(
+        self,
+        config: ImageServerConfig,
+        *,
+        image_id: str,
+        instance_id: str,
+        nursery: trio.Nursery,
+        image: SmalltalkImage | None = None,
+    ) -> None:
+        self.config = config
+        self.image_id = image_id
+        self.instance_id = instance_id
+        self.image = image if image is not None else SmalltalkImage(name=config.name)
+        self.sessions = SessionTable(
+            max_sessions=config.max_sessions, max_per_client=config.max_sessions_per_client
+        )
+        self.stats = ServerStats()
+        self.connections: dict[Hashable, ClientConnection] = {}
+        self.transports: tuple[str, ...] = ()
+        self._nursery = nursery
+        self._started = trio.current_time()
+        self._by_client_id: dict[str, ClientConnection] = {}
+
+    # ----------------------------------------------------------------------------------------------
+    # Entry points for the transports
+
+    def connection_for(self, key: Hashable, deliver: Callable[[bytes], bool]) -> ClientConnection:
+        """The known connection for `key`, or a fresh one (kept only once it says Hello)."""
+        conn = self.connections.get(key)
+        if conn is None:
+            conn = ClientConnection(key=key, deliver=deliver)
+        return conn
+
+    def connection_lost(self, conn: ClientConnection) -> None:
+        """The transport saw the peer go away (WebSocket closed): forget it, stop its requests."""
+        self._forget(conn)
+        for record in conn.in_flight.values():
+            self._stop(record, "Interrupted")
+            record.scope.cancel()
+
+    def handle_frame(self, conn: ClientConnection, data: bytes) -> None:
+        """Decode one frame from `conn` and answer it (now, or from a task it starts). Never raises."""
+        self.stats.frames_received += 1
+        conn.last_seen = trio.current_time()
+        try:
+            frame = decode(data, key=self.config.key, max_size=self.config.max_frame_size)
+        except SignatureError as e:
+            self._reject(conn, e.request_id, ErrorCode.PERMISSION_DENIED, str(e))
+            return
+        except RemoteProtocolError as e:
+            self._reject(conn, e.request_id, ErrorCode.INVALID_REQUEST, str(e))
+            return
+        rid, msg = frame.request_id, frame.message
+        try:
+            self._dispatch(conn, rid, msg)
+        except Exception as e:  # a bug here must cost one request, never the server
+            self._send(
+                conn, rid, Error(code=ErrorCode.INTERNAL_ERROR, message=f"{type(e).__name__}: {e}")
+            )
+
+    def broadcast_shutdown(self, reason: str) -> None:
+        """Queue `ImageShutdown` to every client that said Hello."""
+        for conn in list(self.connections.values()):
+            self._send(conn, 0, ImageShutdown(reason=reason, restarting=False))
+
+    async def sweep_forever(self) -> None:
+        """Expire idle sessions, sending `SessionExpired` to their clients, forever.
+
+        Cancellation: safe at any point.
+        """
+        expiry = self.config.session_idle_expiry
+        period = min(max(expiry / 4, 0.01), 5.0)
+        while True:
+            await trio.sleep(period)
+            self.sweep(trio.current_time())
+
+    def sweep(self, now: float) -> None:
+        """One expiry pass at trio time `now`."""
+        expiry = self.config.session_idle_expiry
+        for session in self.sessions.take_expired(now=now, idle_expiry=expiry):
+            self.stats.sessions_expired += 1
+            conn = self._by_client_id.get(session.client_id)
+            if conn is not None:
+                self._send(
+                    conn,
+                    0,
+                    SessionExpired(
+                        session_id=session.session_id,
+                        reason=f"idle for more than {expiry:g} s",
+                    ),
+                )
+
+    # ----------------------------------------------------------------------------------------------
+    # Sending
+
+    def _send(self, conn: ClientConnection, rid: int, msg: Any) -> None:
+        try:
+            data = encode(msg, request_id=rid, key=self.config.key, version=conn.version or 1)
+        except LocalProtocolError:
+            # A value that breaks a field rule (a bug, or an odd print string): answer, never crash.
+            data = encode(
+                Error(code=ErrorCode.INTERNAL_ERROR, message="reply could not be encoded"),
+                request_id=rid,
+                key=self.config.key,
+            )
+        if not conn.deliver(data):
+            self.stats.frames_unsent += 1
+
+    def _reject(self, conn: ClientConnection, rid: int | None, code: ErrorCode, text: str) -> None:
+        if rid is None:
+            self.stats.frames_dropped += 1
+            return
+        self.stats.frames_rejected += 1
+        self._send(conn, rid, Error(code=code, message=text))
+
+    # ----------------------------------------------------------------------------------------------
+    # Connection table
+
+    def _register(self, conn: ClientConnection, client_id: str) -> None:
+        if conn.key not in self.connections:
+            if len(self.connections) >= self.config.max_clients:
+                idle = [c for c in self.connections.values() if not c.in_flight]
+                if idle:
+                    self._forget(min(idle, key=lambda c: c.last_seen))
+            self.connections[conn.key] = conn
+        old = conn.client_id
+        if old is not None and old != client_id and self._by_client_id.get(old) is conn:
+            del self._by_client_id[old]
+        conn.client_id = client_id
+        self._by_client_id[client_id] = conn
+
+    def _forget(self, conn: ClientConnection) -> None:
+        if self.connections.get(conn.key) is conn:
+            del self.connections[conn.key]
+        if conn.client_id is not None and self._by_client_id.get(conn.client_id) is conn:
+            del self._by_client_id[conn.client_id]
+
+    # ----------------------------------------------------------------------------------------------
+    # Dispatch
+
+    def _dispatch(self, conn: ClientConnection, rid: int, msg: Any) -> None:
+        match msg:
+            case Ping(timestamp=ts):
+                self._send(conn, rid, Pong(timestamp=ts, image_time=time.time()))
+                return
+            case Hello():
+                self._hello(conn, rid, msg)
+                return
+            case (
+                CreateSession()
+                | AttachSession()
+                | CloseSession()
+                | ListSessions()
+                | Evaluate()
+                | Interrupt()
+                | Inspect()
+                | Complete()
+                | SystemInfo()
+            ):
+                pass
+            case _:
+                self._reject(
+                    conn, rid, ErrorCode.INVALID_REQUEST, f"{type(msg).__name__} is not a request"
+                )
+                return
+        client_id = conn.client_id
+        if client_id is None or self.connections.get(conn.key) is not conn:
+            self._reject(conn, rid, ErrorCode.INVALID_REQUEST, "say Hello first")
+            return
+        if rid in conn.in_flight:
+            self._reject(
+                conn, rid, ErrorCode.INVALID_REQUEST, f"request id {rid} is already in flight"
+            )
+            return
+        match msg:
+            case CreateSession(name=name):
+                self._create_session(conn, rid, client_id, name)
+            case AttachSession(session_id=sid):
+                self._attach_session(conn, rid, client_id, sid)
+            case CloseSession(session_id=sid):
+                self._close_session(conn, rid, client_id, sid)
+            case ListSessions(all_clients=all_clients):
+                sessions = self.sessions if all_clients else self.sessions.for_client(client_id)
+                summaries = tuple(s.summary() for s in sessions)
+                self._send(conn, rid, SessionList(sessions=summaries))
+            case SystemInfo():
+                self._send(conn, rid, self._system_info())
+            case Interrupt(target_id=target):
+                self._interrupt(conn, rid, target)
+            case Evaluate() | Inspect() | Complete():
+                self._start_task(conn, rid, msg)
+
+    def _hello(self, conn: ClientConnection, rid: int, hello: Hello) -> None:
+        common = set(hello.versions) & set(SUPPORTED_VERSIONS)
+        if not common:
+            self._send(
+                conn,
+                rid,
+                Error(
+                    code=ErrorCode.PROTOCOL_VERSION,
+                    message=(
+                        f"no common protocol version: the client offers {sorted(hello.versions)},"
+                        f" this image speaks {list(SUPPORTED_VERSIONS)}"
+                    ),
+                ),
+            )
+            return
+        conn.version = max(common)
+        self._register(conn, hello.client_id)
+        self._send(
+            conn,
+            rid,
+            Welcome(
+                version=conn.version,
+                image_id=self.image_id,
+                instance_id=self.instance_id,
+                image_name=self.config.name,
+                dialect=DIALECT,
+                dialect_version=stui.__version__,
+                capabilities=CAPABILITIES,
+                metadata=(
+                    ("pid", str(os.getpid())),
+                    ("transports", ",".join(self.transports)),
+                    ("signed", "true" if self.config.key else "false"),
+                    ("session_idle_expiry", f"{self.config.session_idle_expiry:g}"),
+                    ("eval_time_budget", f"{self.config.eval_time_budget:g}"),
+                ),
+            ),
+        )
+
+    def _system_info(self) -> SystemInfoReply:
+        return SystemInfoReply(
+            image_name=self.config.name,
+            dialect=DIALECT,
+            dialect_version=stui.__version__,
+            uptime=trio.current_time() - self._started,
+            sessions=len(self.sessions),
+            clients=len(self.connections),
+            metadata=(
+                ("image_id", self.image_id),
+                ("instance_id", self.instance_id),
+                ("pid", str(os.getpid())),
+                *self.stats.as_metadata(),
+            ),
+        )
+
+    # ----------------------------------------------------------------------------------------------
+    # Sessions
+
+    def _now(self) -> tuple[float, float]:
+        return time.time(), trio.current_time()
+
+    def _create_session(self, conn: ClientConnection, rid: int, client_id: str, name: str) -> None:
+        wall, now = self._now()
+        try:
+            self.sessions.check_room(client_id)
+            workspace = self.image.new_workspace()
+            session = self.sessions.create(
+                client_id=client_id, name=name, workspace=workspace, wall=wall, now=now
+            )
+        except SessionLimitReached as e:
+            self._send(conn, rid, Error(code=ErrorCode.INVALID_REQUEST, message=str(e)))
+            return
+        self._send(conn, rid, SessionOpened(session=session.summary(), resumed=False))
+
+    def _attach_session(self, conn: ClientConnection, rid: int, client_id: str, sid: str) -> None:
+        wall, now = self._now()
+        try:
+            session = self.sessions.attach(sid, client_id=client_id, wall=wall, now=now)
+        except SessionLimitReached as e:
+            self._send(conn, rid, Error(code=ErrorCode.INVALID_REQUEST, message=str(e)))
+            return
+        if session is None:
+            self._send(conn, rid, _no_session(sid))
+            return
+        self._send(conn, rid, SessionOpened(session=session.summary(), resumed=True))
+
+    def _close_session(self, conn: ClientConnection, rid: int, client_id: str, sid: str) -> None:
+        session = self.sessions.get(sid)
+        if session is None:
+            self._send(conn, rid, _no_session(sid))
+            return
+        self.sessions.remove(sid)
+        self._send(conn, rid, SessionClosed(session_id=sid))
+
+    def _session(self, sid: str) -> Session | None:
+        session = self.sessions.get(sid)
+        if session is not None:
+            session.touch(wall=time.time(), now=trio.current_time())
+        return session
+
+    # ----------------------------------------------------------------------------------------------
+    # Requests that run Smalltalk
+
+    def _start_task(
+        self, conn: ClientConnection, rid: int, msg: Evaluate | Inspect | Complete
+    ) -> None:
+        if len(conn.in_flight) >= self.config.max_in_flight_per_client:
+            self.stats.requests_refused += 1
+            self._send(
+                conn,
+                rid,
+                Error(
+                    code=ErrorCode.INVALID_REQUEST,
+                    message=(
+                        f"too many requests in flight (limit {self.config.max_in_flight_per_client}"
+                        " per client): wait for some answers first"
+                    ),
+                ),
+            )
+            return
+        session = self._session(msg.session_id)
+        if session is None:
+            self._send(conn, rid, _no_session(msg.session_id))
+            return
+        record = _InFlight()
+        conn.in_flight[rid] = record
+        session.busy += 1
+        self._nursery.start_soon(self._run_task, conn, rid, msg, session, record)
+
+    async def _run_task(
+        self,
+        conn: ClientConnection,
+        rid: int,
+        msg: Evaluate | Inspect | Complete,
+        session: Session,
+        record: _InFlight,
+    ) -> None:
+        reply: Any = None
+        try:
+            with record.scope:
+                match msg:
+                    case Evaluate():
+                        reply = await self._evaluate(conn, rid, msg, session, record)
+                    case Inspect():
+                        reply = await self._inspect(conn, rid, msg, session, record)
+                    case Complete(source=source, cursor=cursor):
+                        start, items = session.workspace.complete(source, cursor)
+                        reply = Completions(
+                            start=start,
+                            items=tuple(CompletionItem(text=t, kind=k) for t, k in items),
+                        )
+            if record.scope.cancelled_caught:
+                reply = Error(code=ErrorCode.INTERRUPTED, message="interrupted before it ran")
+        except Exception as e:
+            reply = Error(code=ErrorCode.INTERNAL_ERROR, message=f"{type(e).__name__}: {e}")
+        finally:
+            session.busy -= 1
+            session.touch(wall=time.time(), now=trio.current_time())
+            conn.in_flight.pop(rid, None)
+            if record.evaluation is not None:
+                # Cancelled mid-evaluation (server stopping, connection gone): let it unwind.
+                _interrupt_quietly(record.evaluation, "Interrupted")
+        if reply is not None:
+            self._send(conn, rid, reply)
+
+    async def _run_smalltalk(
+        self,
+        conn: ClientConnection,
+        rid: int,
+        session: Session,
+        record: _InFlight,
+        source: str,
+        budget: float,
+    ) -> tuple[Any, float] | Error:
+        """Run `source` in the session's workspace, slice by slice; the outcome and the time it took.
+
+        Returns an `Error` when it was interrupted or ran out of budget.
+        """
+        async with session.lock:
+            pending: list[str] = []
+            flushed = 0
+
+            def flush() -> None:
+                nonlocal flushed
+                if pending:
+                    text = "".join(pending)
+                    pending.clear()
+                    flushed += 1
+                    self._send(
+                        conn, rid, TranscriptOutput(session_id=session.session_id, text=text)
+                    )
+
+            self.stats.evaluations += 1
+            evaluation = session.workspace.start(source, transcript=pending.append)
+            record.evaluation = evaluation
+            started = trio.current_time()
+            deadline = started + budget
+            slice_seconds = self.config.slice_seconds
+            while True:
+                # Acquiring the slice lock is always a checkpoint (trio's Lock yields even when free),
+                # so everything else runs between two slices; its FIFO hand-off makes the evaluations
+                # of one connection take turns instead of each taking a slice per round.
+                async with conn.slice_lock:
+                    outcome = evaluation.resume(slice_seconds=slice_seconds)
+                flush()
+                if outcome is not None:
+                    break
+                if record.stop_reason is None and trio.current_time() >= deadline:
+                    record.stop_reason = "Timeout"
+                    evaluation.interrupt("Timeout")
+            record.evaluation = None
+            elapsed = trio.current_time() - started
+        match record.stop_reason, outcome:
+            case "Timeout", Failure():
+                return Error(
+                    code=ErrorCode.TIMEOUT,
+                    message=f"evaluation stopped after its time budget of {budget:g} s",
+                )
+            case "Interrupted", Failure():
+                return Error(code=ErrorCode.INTERRUPTED, message="evaluation interrupted")
+        return outcome, elapsed
+
+    async def _evaluate(
+        self, conn: ClientConnection, rid: int, msg: Evaluate, session: Session, record: _InFlight
+    ) -> EvalResult | Error:
+        budget = msg.time_budget if msg.time_budget is not None else self.config.eval_time_budget
+        result = await self._run_smalltalk(conn, rid, session, record, msg.source, budget)
+        if isinstance(result, Error):
+            return result
+        outcome, elapsed = result
+        match outcome:
+            case Success():
+                return EvalResult(
+                    print_string=outcome.print_string,
+                    class_name=outcome.class_name,
+                    handle=outcome.handle,
+                    elapsed=elapsed,
+                    truncated=outcome.truncated,
+                )
+            case Failure():
+                return _failure_error(outcome)
+        return Error(code=ErrorCode.INTERNAL_ERROR, message=f"evaluator returned {outcome!r}")
+
+    async def _inspect(
+        self, conn: ClientConnection, rid: int, msg: Inspect, session: Session, record: _InFlight
+    ) -> Inspection | Error:
+        handle = msg.handle
+        if msg.expression is not None:
+            result = await self._run_smalltalk(
+                conn, rid, session, record, msg.expression, self.config.eval_time_budget
+            )
+            if isinstance(result, Error):
+                return result
+            outcome, _elapsed = result
+            match outcome:
+                case Failure():
+                    return _failure_error(outcome)
+                case Success(handle=None):
+                    return Inspection(
+                        class_name=outcome.class_name, print_string=outcome.print_string
+                    )
+                case Success():
+                    handle = outcome.handle
+        try:
+            data = session.workspace.inspect(handle)
+        except LookupError:
+            return Error(
+                code=ErrorCode.OBJECT_NOT_FOUND,
+                message=f"no object with handle {handle} in this session (it may have been dropped)",
+            )
+        return Inspection(
+            class_name=data.class_name,
+            print_string=data.print_string,
+            handle=data.handle,
+            named=tuple(_slot(name, slot) for name, slot in data.named),
+            indexed=tuple(_slot(name, slot) for name, slot in data.indexed),
+            indexed_size=data.indexed_size,
+        )
+
+    def _interrupt(self, conn: ClientConnection, rid: int, target: int) -> None:
+        record = conn.in_flight.get(target)
+        if record is None:
+            self._send(conn, rid, InterruptAck(target_id=target, was_running=False))
+            return
+        self._send(conn, rid, InterruptAck(target_id=target, was_running=True))
+        if record.evaluation is not None:
+            self._stop(record, "Interrupted")
+        else:
+            record.stop_reason = "Interrupted"
+            record.scope.cancel()
+
+    def _stop(self, record: _InFlight, reason: str) -> None:
+        if record.stop_reason is None:
+            record.stop_reason = reason
+            if record.evaluation is not None:
+                _interrupt_quietly(record.evaluation, reason)
+
+
+def _interrupt_quietly(evaluation: Any, reason: str) -> None:
+    try:
+        evaluation.interrupt(reason)
+    except Exception:
+        pass
+
+
+def _no_session(sid: str) -> Error:
+    return Error(code=ErrorCode.SESSION_NOT_FOUND, message=f"no session {sid!r} on this image")
+
+
+def _failure_error(failure: Failure) -> Error:
+    return Error(
+        code=ErrorCode.EVALUATION_ERROR,
+        message=f"{failure.error_class}: {failure.message_text}",
+        details=ErrorDetails(
+            error_class=failure.error_class,
+            selector=failure.selector,
+            receiver_class=failure.receiver_class,
+            position=failure.position,
+            stack=tuple(failure.stack),
+        ),
+    )
+
+
+def _slot(name: Any, slot: Any) -> Slot:
+    return Slot(
+        name=str(name),
+        print_string=slot.print_string,
+        class_name=slot.class_name,
+        handle=slot.handle,
+    )

@@ -1,0 +1,314 @@
+"""`serve_image`: run one reference image on a ZeroMQ ROUTER and/or a WebSocket endpoint.
+
+The server is the transports and the life cycle; what a request means is `stui.image.dispatcher`'s job.
+
+ZeroMQ: one ROUTER socket, owned by a `ZmqPump` task (the only code that ever calls into the socket, as
+NOTES.md demands); a reader task takes `[identity, payload]` messages from the pump and hands them to the
+dispatcher synchronously; replies and events go back through `pump.send_nowait`. A ROUTER never blocks
+on send (it drops frames for a peer past its high-water mark), so neither does the dispatcher.
+
+WebSocket: trio-websocket's `serve_websocket` on `ws://host:port/path`; other paths are rejected with
+404; one client per connection; binary messages are frames, text messages are dropped and counted. Each
+connection has a reader (the handler task) and a writer task fed by a bounded queue.
+
+Life cycle. `serve_image` binds everything, writes the connection file, then reports the *actual*
+addresses through `task_status.started(ImageServerInfo(...))` and serves until cancelled. The serving
+machinery runs under a shielded cancel scope, so when `serve_image` is cancelled the clients can still be
+told: it queues `ImageShutdown` to every client that said Hello, lets the transports flush for at most
+`config.shutdown_grace` seconds, then cancels the machinery and removes the connection file. It never
+calls `trio.run` and installs no signal handlers (the CLI does that), so a process can run hundreds of
+images, optionally sharing one ZeroMQ context (`zmq_context=`).
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import trio
+import trio_websocket
+import zmq
+
+from stui import paths
+from stui.actors.errors import TransportClosed
+from stui.actors.zmq_trio import ZmqPump, ZmqSocket, new_context
+from stui.image.config import ImageServerConfig, ImageServerInfo
+from stui.image.connection_file import (
+    load_or_create_image_id,
+    remove_connection_file,
+    write_connection_file,
+)
+from stui.image.dispatcher import ClientConnection, RequestDispatcher
+
+__all__ = ["serve_image"]
+
+# Frames queued towards one WebSocket client before further ones are dropped (and counted).
+_WS_OUTBOX = 1024
+# Frames queued towards all ZeroMQ clients before further ones are dropped (and counted).
+_ZMQ_OUTBOX = 10_000
+
+
+async def serve_image(
+    config: ImageServerConfig,
+    *,
+    zmq_context: zmq.Context | None = None,
+    task_status: trio.TaskStatus[ImageServerInfo] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve one image until cancelled.
+
+    Args:
+        config: what to serve and the limits.
+        zmq_context: a ZeroMQ context to create the ROUTER in (share one across many images); by default
+            the image makes its own (`stui.actors.zmq_trio.new_context()`) and destroys it at the end.
+        task_status: receives the `ImageServerInfo` (actual bound addresses, ids, connection file) once
+            the image accepts connections.
+
+    Raises:
+        zmq.ZMQError: the ZeroMQ address cannot be bound.
+        OSError: the WebSocket address cannot be bound, or the connection file cannot be written.
+        Both surface from `nursery.start(serve_image, ...)`, before the image is reported started.
+
+    Cancellation: cancelling is the way to stop the image. Clients that said Hello get `ImageShutdown`
+    (bounded by `config.shutdown_grace`), then every request is stopped, the sockets are closed and the
+    connection file is removed, before this returns (raising Cancelled).
+    """
+    server = _ImageServer(config, zmq_context)
+    await server.serve(task_status)
+
+
+class _ImageServer:
+    def __init__(self, config: ImageServerConfig, zmq_context: zmq.Context | None) -> None:
+        self.config = config
+        self.image_id = (
+            load_or_create_image_id(config.state_dir)
+            if config.state_dir is not None
+            else secrets.token_hex(16)
+        )
+        self.instance_id = secrets.token_hex(16)
+        self._given_context = zmq_context
+        self._own_context: zmq.Context | None = None
+        self._pump: ZmqPump | None = None
+        self._dispatcher: RequestDispatcher | None = None
+        self._connection_file: Path | None = None
+        self._ws_numbers = itertools.count(1)
+        self._ws_outboxes: dict[int, tuple[trio.MemorySendChannel[bytes], trio.Event]] = {}
+        self._closing = False
+
+    async def serve(self, task_status: trio.TaskStatus[ImageServerInfo]) -> None:
+        machinery = trio.CancelScope(shield=True)
+        started = False
+        try:
+            async with trio.open_nursery() as outer:
+                try:
+                    info = await outer.start(self._run_machinery, machinery)
+                    started = True
+                    task_status.started(info)
+                    await trio.sleep_forever()
+                finally:
+                    if started:
+                        with (
+                            trio.CancelScope(shield=True),
+                            trio.move_on_after(self.config.shutdown_grace),
+                        ):
+                            await self._tell_clients_goodbye()
+                    machinery.cancel()
+        finally:
+            remove_connection_file(self._connection_file)
+            if self._own_context is not None:
+                self._own_context.destroy(linger=0)
+
+    async def _run_machinery(
+        self, machinery: trio.CancelScope, task_status: trio.TaskStatus[ImageServerInfo]
+    ) -> None:
+        with machinery:
+            async with trio.open_nursery() as nursery:
+                dispatcher = RequestDispatcher(
+                    self.config,
+                    image_id=self.image_id,
+                    instance_id=self.instance_id,
+                    nursery=nursery,
+                )
+                self._dispatcher = dispatcher
+                zmq_address = ws_address = None
+                if self.config.zmq_address is not None:
+                    zmq_address = await self._start_zmq(nursery, self.config.zmq_address)
+                if self.config.ws_address is not None:
+                    ws_address = await self._start_ws(nursery, self.config.ws_address)
+                dispatcher.transports = tuple(
+                    t for t, a in (("zmq", zmq_address), ("ws", ws_address)) if a is not None
+                )
+                if self.config.write_connection_file:
+                    self._connection_file = write_connection_file(
+                        self.config.connection_dir or paths.runtime_dir(),
+                        image_name=self.config.name,
+                        image_id=self.image_id,
+                        instance_id=self.instance_id,
+                        zmq_address=zmq_address,
+                        ws_address=ws_address,
+                        key=self.config.key,
+                    )
+                nursery.start_soon(dispatcher.sweep_forever)
+                task_status.started(
+                    ImageServerInfo(
+                        name=self.config.name,
+                        image_id=self.image_id,
+                        instance_id=self.instance_id,
+                        zmq_address=zmq_address,
+                        ws_address=ws_address,
+                        connection_file=self._connection_file,
+                    )
+                )
+
+    async def _tell_clients_goodbye(self) -> None:
+        """Queue ImageShutdown to every client and wait until the transports have sent it."""
+        if self._dispatcher is None:
+            return
+        self._closing = True
+        self._dispatcher.broadcast_shutdown("image stopping")
+        waiting = []
+        for outbox, done in self._ws_outboxes.values():
+            outbox.close()  # the writer sends what is queued, then closes the WebSocket politely
+            waiting.append(done)
+        for done in waiting:
+            await done.wait()
+        while self._pump is not None and not self._pump.closed and self._pump.statistics()[0]:
+            await trio.sleep(0.001)
+        await trio.sleep(0.01)  # let libzmq's I/O thread put the last frames on the wire
+
+    # ----------------------------------------------------------------------------------------------
+    # ZeroMQ
+
+    async def _start_zmq(self, nursery: trio.Nursery, address: str) -> str:
+        context = self._given_context
+        if context is None:
+            context = self._own_context = new_context()
+        raw = context.socket(zmq.ROUTER)
+        try:
+            socket = ZmqSocket(raw, max_message_size=self.config.max_frame_size)
+            raw.bind(address)
+            bound = raw.getsockopt_string(zmq.LAST_ENDPOINT)
+        except BaseException:
+            raw.close(linger=0)
+            raise
+        pump = ZmqPump(socket, outbox_size=_ZMQ_OUTBOX)
+        self._pump = pump
+        await nursery.start(pump.run)
+        nursery.start_soon(self._zmq_reader, pump)
+        return bound
+
+    async def _zmq_reader(self, pump: ZmqPump) -> None:
+        dispatcher = self._dispatcher
+        assert dispatcher is not None
+        while True:
+            try:
+                parts = await pump.receive()
+            except TransportClosed:
+                return
+            if len(parts) != 2:  # not [identity, payload]: not from a DEALER speaking our protocol
+                dispatcher.stats.frames_received += 1
+                dispatcher.stats.frames_dropped += 1
+                continue
+            identity, data = parts
+            conn = dispatcher.connection_for(
+                ("zmq", identity), functools.partial(_zmq_deliver, pump, identity)
+            )
+            dispatcher.handle_frame(conn, data)
+
+    # ----------------------------------------------------------------------------------------------
+    # WebSocket
+
+    async def _start_ws(self, nursery: trio.Nursery, address: str) -> str:
+        url = urlsplit(address)
+        host = url.hostname or "127.0.0.1"
+        path = url.path or "/"
+        handler = functools.partial(self._ws_handler, path)
+        server = await nursery.start(
+            functools.partial(
+                trio_websocket.serve_websocket,
+                handler,
+                host,
+                url.port or 0,
+                None,
+                handler_nursery=nursery,
+                message_queue_size=4,
+                max_message_size=self.config.max_frame_size,
+                connect_timeout=10,
+                disconnect_timeout=max(self.config.shutdown_grace, 0.1),
+            )
+        )
+        shown_host = f"[{host}]" if ":" in host else host
+        return f"ws://{shown_host}:{server.port}{path}"
+
+    async def _ws_handler(self, path: str, request: trio_websocket.WebSocketRequest) -> None:
+        dispatcher = self._dispatcher
+        assert dispatcher is not None
+        if urlsplit(request.path).path != path:
+            await request.reject(404, body=b"stui images listen on " + path.encode())
+            return
+        try:
+            ws = await request.accept()
+        except trio_websocket.ConnectionClosed:
+            return
+        number = next(self._ws_numbers)
+        outbox, queued = trio.open_memory_channel[bytes](_WS_OUTBOX)
+        writer_done = trio.Event()
+        conn = ClientConnection(key=("ws", number), deliver=functools.partial(_ws_deliver, outbox))
+        self._ws_outboxes[number] = (outbox, writer_done)
+        try:
+            async with trio.open_nursery() as tasks:
+                tasks.start_soon(_ws_writer, ws, queued, writer_done)
+                try:
+                    while True:
+                        message = await ws.get_message()
+                        if isinstance(message, str):
+                            dispatcher.stats.frames_received += 1
+                            dispatcher.stats.frames_dropped += 1
+                            continue
+                        dispatcher.handle_frame(conn, message)
+                except trio_websocket.ConnectionClosed:
+                    pass
+                # The peer is gone: stop writing. (When we are saying goodbye, the writer is the one
+                # that closed the WebSocket and has finished already.)
+                if not self._closing:
+                    tasks.cancel_scope.cancel()
+        finally:
+            self._ws_outboxes.pop(number, None)
+            outbox.close()
+            dispatcher.connection_lost(conn)
+            writer_done.set()
+
+
+def _zmq_deliver(pump: ZmqPump, identity: bytes, data: bytes) -> bool:
+    try:
+        pump.send_nowait([identity, data])
+    except (trio.WouldBlock, TransportClosed):
+        return False
+    return True
+
+
+def _ws_deliver(outbox: trio.MemorySendChannel[bytes], data: bytes) -> bool:
+    try:
+        outbox.send_nowait(data)
+    except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+        return False
+    return True
+
+
+async def _ws_writer(
+    ws: trio_websocket.WebSocketConnection,
+    queued: trio.MemoryReceiveChannel[bytes],
+    done: trio.Event,
+) -> None:
+    """Send queued frames in order; when the queue is closed (shutdown), close the WebSocket."""
+    try:
+        async with queued:
+            async for data in queued:
+                await ws.send_message(data)
+        await ws.aclose()
+    except trio_websocket.ConnectionClosed:
+        pass
+    finally:
+        done.set()
