@@ -46,7 +46,7 @@ from .errors import (
     StoreError,
     StoreIOError,
 )
-from .schema import migrate
+from .schema import check_compatible, migrate
 
 try:
     import fcntl
@@ -252,6 +252,7 @@ def _open_locked(
         except _Corrupt as again:  # pragma: no cover - a fresh file should always pass
             raise StoreCorruptError(f"fresh session store {path} fails its check: {again}") from e
     try:
+        check_compatible(conn, path)  # before anything writes to a file that may not be ours
         _configure(conn, durable=durable, memory=False)
         migrate(conn, path)
     except Exception:

@@ -291,8 +291,9 @@ def _refuse_semantic(tag: int) -> Any:
     return refuse
 
 
-# Tags cbor2 would decode itself (dates, bignums, shared references, sets, ...) are refused too.
-_REFUSED_TAGS = (0, 1, 2, 3, 4, 5, 25, 28, 29, 30, 35, 36, 37, 52, 54, 100, 256, 258, 260, 261)
+# Tags cbor2 would decode itself (dates, decimals, shared references, sets, ...) are refused too;
+# bignums (tags 2 and 3) are allowed: a workspace may well hold a LargePositiveInteger.
+_REFUSED_TAGS = (0, 1, 4, 5, 25, 28, 29, 30, 35, 36, 37, 52, 54, 100, 256, 258, 260, 261)
 _REFUSE_SEMANTIC_TAGS = {t: _refuse_semantic(t) for t in (*_REFUSED_TAGS, 1004, 43000, 55799)}
 
 

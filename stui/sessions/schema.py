@@ -19,7 +19,14 @@ from pathlib import Path
 
 from .errors import ForeignDatabaseError, SchemaVersionError
 
-__all__ = ["APPLICATION_ID", "MIGRATIONS", "SCHEMA_VERSION", "migrate", "schema_version"]
+__all__ = [
+    "APPLICATION_ID",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "check_compatible",
+    "migrate",
+    "schema_version",
+]
 
 #: "STUI" in ASCII: written into the database header so other tools (and we) can tell the file apart.
 APPLICATION_ID = 0x53545549
@@ -83,6 +90,38 @@ def schema_version(conn: sqlite3.Connection) -> int:
     return int(conn.execute("PRAGMA user_version").fetchone()[0])
 
 
+def check_compatible(conn: sqlite3.Connection, path: Path | str) -> int:
+    """Refuse a file that is not ours to write, without writing anything.
+
+    Run once before the store changes the file in any way (even switching it to WAL mode rewrites
+    the header), and again inside the migration transaction.
+
+    Returns:
+        The file's schema version.
+
+    Raises:
+        SchemaVersionError: newer than this code.
+        ForeignDatabaseError: another program's database.
+    """
+    app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
+    found = schema_version(conn)
+    if app_id not in (0, APPLICATION_ID):
+        raise ForeignDatabaseError(
+            f"{path} is an SQLite database of another program (application id {app_id:#x}); "
+            f"refusing to use it as the stui session store"
+        )
+    if found > SCHEMA_VERSION:
+        raise SchemaVersionError(path, found, SCHEMA_VERSION)
+    if app_id == 0:
+        tables = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
+        if found != 0 or tables:
+            raise ForeignDatabaseError(
+                f"{path} is an SQLite database without stui's mark ({tables} objects, "
+                f"user_version {found}); refusing to use it as the stui session store"
+            )
+    return found
+
+
 def migrate(conn: sqlite3.Connection, path: Path | str) -> int:
     """Bring the database up to `SCHEMA_VERSION`, or refuse it.
 
@@ -100,22 +139,7 @@ def migrate(conn: sqlite3.Connection, path: Path | str) -> int:
     """
     conn.execute("BEGIN IMMEDIATE")
     try:
-        app_id = int(conn.execute("PRAGMA application_id").fetchone()[0])
-        found = schema_version(conn)
-        if app_id not in (0, APPLICATION_ID):
-            raise ForeignDatabaseError(
-                f"{path} is an SQLite database of another program (application id {app_id:#x}); "
-                f"refusing to use it as the stui session store"
-            )
-        if found > SCHEMA_VERSION:
-            raise SchemaVersionError(path, found, SCHEMA_VERSION)
-        if app_id == 0:
-            tables = conn.execute("SELECT count(*) FROM sqlite_schema").fetchone()[0]
-            if found != 0 or tables:
-                raise ForeignDatabaseError(
-                    f"{path} is an SQLite database without stui's mark ({tables} objects, "
-                    f"user_version {found}); refusing to use it as the stui session store"
-                )
+        found = check_compatible(conn, path)
         for version in range(found, SCHEMA_VERSION):
             for statement in MIGRATIONS[version]:
                 conn.execute(statement)

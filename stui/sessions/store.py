@@ -199,11 +199,9 @@ def _check_plain(value: object, depth: int) -> None:
             if not math.isfinite(value):
                 raise StateEncodeError(f"session state holds a non-finite float {value!r}")
         case dict():
-            if depth == 0 and not all(type(k) is str for k in value):
-                raise StateEncodeError("a session state's top-level keys must be strings")
             for k, v in value.items():
-                if type(k) not in (str, int):
-                    raise StateEncodeError(f"session state map key {k!r} is not a string or int")
+                if type(k) is not str:
+                    raise StateEncodeError(f"session state map key {k!r} is not a string")
                 _check_plain(v, depth + 1)
         case list() | tuple():
             for v in value:
@@ -211,7 +209,7 @@ def _check_plain(value: object, depth: int) -> None:
         case _:
             raise StateEncodeError(
                 f"session state holds a {type(value).__name__}; only None, bool, int, float, str, "
-                f"bytes, lists and maps are kept"
+                f"bytes, lists and maps with string keys are kept"
             )
 
 
