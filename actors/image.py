@@ -189,6 +189,7 @@ class ImageActor:
         bad_frames: frames from the image that failed to decode or verify.
         late_replies: replies that arrived after their caller stopped waiting.
         connections: successful handshakes so far.
+        started: whether `serve()` reported itself started (first connection set up).
     """
 
     def __init__(
@@ -226,6 +227,7 @@ class ImageActor:
         self.bad_frames = 0
         self.late_replies = 0
         self.connections = 0
+        self.started = False
         self._bus = bus if bus is not None else EventBus()
         self._store = store
         self._zmq_context = zmq_context
@@ -342,7 +344,7 @@ class ImageActor:
                     self._publish(self.link.move(ConnectionStatus.CONNECTED, "handshake complete"))
                     backoff.reset()
                     if not started:
-                        started = True
+                        started = self.started = True
                         task_status.started(self)
                     nursery.start_soon(self._heartbeat)
             finally:
