@@ -1,0 +1,296 @@
+"""Start-up and shut-down of the REPL: the store, the local images, the supervisor, then the loop.
+
+`run_repl(options)` is what `stui` (no subcommand) calls. It runs one asyncio loop (prompt_toolkit's)
+with trio as its guest, and inside trio opens, in this order:
+
+1. the session store (unless `--no-store`); a damaged file is moved aside and the user told where;
+2. the local reference images "alpha" and "beta" (subprocesses, `stui image serve`) when the config
+   names no image to auto-connect — so a newcomer types Smalltalk seconds after installing;
+3. the supervisor, connected to every image (configured or local) at once; an image that cannot be
+   reached is reported and the others still come up.
+
+Leaving the REPL closes them in reverse: the supervisor tells every image goodbye and saves the
+sessions' context (through the store), then the images stui started are stopped, then the store closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import trio
+from prompt_toolkit.input import Input
+from prompt_toolkit.output import Output
+
+from stui.config import Config, ConfigError, read_key_file
+from stui.paths import data_dir
+from stui.repl.app import Backend, Repl
+from stui.repl.trio_guest import TrioGuest
+
+__all__ = ["ConnectTarget", "LocalImageLauncher", "ReplOptions", "open_backend", "run_repl"]
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectTarget:
+    """An image to connect at start-up."""
+
+    name: str
+    address: str
+    key: bytes = b""
+    heartbeat_interval: float = 1.0
+    heartbeat_misses: int = 3
+
+
+#: `launcher(names)` → an async context manager (entered in trio) that starts local images and yields
+#: one `ConnectTarget` per image, stopping them on exit.
+LocalImageLauncher = Callable[[tuple[str, ...]], AbstractAsyncContextManager[list[ConnectTarget]]]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplOptions:
+    """What the command line decided.
+
+    Attributes:
+        config: the loaded configuration.
+        store_path: the session store file; None for the config's or the default location.
+        use_store: False for `--no-store` (nothing written to disk).
+        local_images: start these local images, overriding the config (None: as configured).
+        client_id: the id presented to images; None for this user's stable id (kept in the data dir),
+            so sessions of an earlier run can be re-attached.
+    """
+
+    config: Config
+    store_path: Path | None = None
+    use_store: bool = True
+    local_images: tuple[str, ...] | None = None
+    client_id: str | None = None
+    banner: bool = True
+    extra_targets: tuple[ConnectTarget, ...] = field(default=())
+
+
+def stable_client_id() -> str:
+    """This user's client id, created on first use in the data directory (0600)."""
+    path = data_dir() / "client-id"
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        text = path.read_text("utf-8").strip()
+        if 0 < len(text) <= 128 and text.isalnum():
+            return text
+    client_id = secrets.token_hex(16)
+    with contextlib.suppress(OSError):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(client_id + "\n")
+    return client_id
+
+
+def configured_targets(config: Config) -> list[ConnectTarget]:
+    """The images the config asks to connect at start-up.
+
+    Raises:
+        ConfigError: a key file cannot be read.
+    """
+    return [
+        ConnectTarget(
+            name=image.name,
+            address=image.address,
+            key=read_key_file(image.key_file) if image.key_file is not None else b"",
+            heartbeat_interval=image.heartbeat_interval,
+            heartbeat_misses=image.heartbeat_misses,
+        )
+        for image in config.auto_connect_images
+    ]
+
+
+@contextlib.asynccontextmanager
+async def open_backend(
+    options: ReplOptions, *, launcher: LocalImageLauncher | None = None
+) -> AsyncIterator[Backend]:
+    """Open the store, start local images, open and connect the supervisor (runs in trio).
+
+    Raises:
+        ConfigError: a configured key file cannot be read.
+        Exception: the supervisor could not be opened.
+
+    Cancellation: whatever was opened is closed again (images stopped, store closed).
+    """
+    from stui import SupervisorConfig, open_supervisor
+
+    config = options.config
+    notices: list[tuple[str, str]] = []
+    targets = [*configured_targets(config), *options.extra_targets]
+    async with AsyncExitStack() as stack:
+        store = await _open_store(stack, options, notices)
+        local_names: tuple[str, ...] = ()
+        wanted = (
+            options.local_images
+            if options.local_images is not None
+            else (config.repl.local_images if not targets else ())
+        )
+        if wanted:
+            launch = launcher or default_launcher
+            try:
+                started = await stack.enter_async_context(launch(tuple(wanted)))
+            except Exception as exc:
+                notices.append((f"could not start local images: {exc}", "bad"))
+            else:
+                local_names = tuple(t.name for t in started)
+                targets = [*started, *targets]
+        sup = await stack.enter_async_context(
+            open_supervisor(
+                SupervisorConfig(client_id=options.client_id or stable_client_id()), store=store
+            )
+        )
+        await _connect_all(sup, targets, notices)
+        default = config.repl.default_image
+        if default and default in {s.name for s in sup.images()}:
+            await sup.switch(default)
+        elif targets and sup.current is not None and sup.current != targets[0].name:
+            first = next(
+                (t.name for t in targets if t.name in {s.name for s in sup.images()}), None
+            )
+            if first is not None:
+                await sup.switch(first)
+        yield Backend(sup=sup, store=store, local_images=local_names, notices=notices)
+
+
+async def _open_store(
+    stack: AsyncExitStack, options: ReplOptions, notices: list[tuple[str, str]]
+) -> Any:
+    if not options.use_store or not options.config.store.enabled:
+        return None
+    from stui.sessions import StoreError, open_session_store
+
+    path = options.store_path or options.config.store.path
+    try:
+        store = await stack.enter_async_context(open_session_store(path))
+    except StoreError as exc:
+        notices.append((f"session store unavailable, history will not be kept: {exc}", "warn"))
+        return None
+    if store.recovered_from:
+        notices.append(
+            (
+                f"the session store was damaged; it was moved to {store.recovered_from} and a new one started",
+                "warn",
+            )
+        )
+    return store
+
+
+async def _connect_all(
+    sup: Any, targets: list[ConnectTarget], notices: list[tuple[str, str]]
+) -> None:
+    """Connect every target at once, in order of the list for naming; failures become notices."""
+    failures: dict[str, str] = {}
+
+    async def connect(target: ConnectTarget) -> None:
+        try:
+            await sup.connect(
+                target.address,
+                name=target.name,
+                key=target.key,
+                heartbeat_interval=target.heartbeat_interval,
+                heartbeat_misses=target.heartbeat_misses,
+            )
+        except Exception as exc:
+            failures[target.name] = f"{type(exc).__name__}: {exc}"
+
+    async with trio.open_nursery() as nursery:
+        for target in targets:
+            nursery.start_soon(connect, target)
+    for target in targets:
+        if target.name in failures:
+            notices.append(
+                (
+                    f"could not connect to {target.name} at {target.address}: {failures[target.name]}",
+                    "bad",
+                )
+            )
+
+
+@contextlib.asynccontextmanager
+async def default_launcher(names: tuple[str, ...]) -> AsyncIterator[list[ConnectTarget]]:
+    """Start local reference images as `stui image serve` subprocesses and stop them on exit."""
+    from stui.image.launcher import start_image_process  # type: ignore[import-not-found]
+
+    async with contextlib.AsyncExitStack() as stack:
+        targets: list[ConnectTarget] = []
+        for name in names:
+            info = await stack.enter_async_context(start_image_process(name))
+            targets.append(ConnectTarget(name=name, address=info.zmq_address, key=info.key))
+        yield targets
+
+
+def run_repl(
+    options: ReplOptions,
+    *,
+    input: Input | None = None,
+    output: Output | None = None,
+    handle_signals: bool = True,
+    launcher: LocalImageLauncher | None = None,
+) -> int:
+    """Run the REPL until Ctrl-D or `:quit`; returns the process exit status."""
+    return asyncio.run(
+        _main(options, input=input, output=output, handle_signals=handle_signals, launcher=launcher)
+    )
+
+
+async def _main(
+    options: ReplOptions,
+    *,
+    input: Input | None,
+    output: Output | None,
+    handle_signals: bool,
+    launcher: LocalImageLauncher | None,
+) -> int:
+    guest: TrioGuest[Backend] = TrioGuest()
+    try:
+        backend = await guest.start(lambda: open_backend(options, launcher=launcher))
+    except ConfigError as exc:
+        print(f"stui: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        print(f"stui: could not start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    repl = Repl(
+        backend, guest, options.config, input=input, output=output, handle_signals=handle_signals
+    )
+    banner: list[tuple[str, str]] = []
+    if options.banner:
+        banner = _banner(backend)
+    try:
+        status = await repl.run(banner)
+    finally:
+        if backend.local_images:
+            repl.notice("stopping " + ", ".join(backend.local_images) + " …")
+        try:
+            await guest.stop()
+        except Exception as exc:
+            print(f"stui: error while stopping: {type(exc).__name__}: {exc}", file=sys.stderr)
+            status = 1
+    return status
+
+
+def _banner(backend: Backend) -> list[tuple[str, str]]:
+    import stui
+
+    names = [s.name for s in backend.sup.images()]
+    lines = [
+        (
+            f"stui {stui.__version__} — images: {', '.join(names) or 'none'}. :help for commands, Ctrl-D to quit.",
+            "",
+        )
+    ]
+    if backend.local_images:
+        lines.append(
+            (f"started local images {', '.join(backend.local_images)} (stopped when you quit)", "")
+        )
+    return lines
