@@ -36,7 +36,7 @@ __all__ = ["MAX_DEPTH", "MAX_FRAME_SIZE", "Frame", "decode", "encode", "peek_req
 
 #: Default cap on one frame's size in bytes. Transports enforce the same cap (ZeroMQ MAXMSGSIZE).
 MAX_FRAME_SIZE = 4 * 1024 * 1024
-#: Deepest container nesting a frame may have (the deepest message needs 6).
+#: Deepest container nesting a frame or payload may have (the deepest message needs 4).
 MAX_DEPTH = 16
 _MAX_UINT = 2**63 - 1
 _FRAME_KEYS = frozenset({"v", "msg", "sig"})
