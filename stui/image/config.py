@@ -12,7 +12,11 @@ from pathlib import Path
 
 from stui.protocol import MAX_FRAME_SIZE
 
-__all__ = ["ImageServerConfig", "ImageServerInfo"]
+__all__ = ["KEY_ENV", "ImageServerConfig", "ImageServerInfo"]
+
+#: Environment variable `stui image serve` reads its signing key from (text; its UTF-8 bytes are the
+#: key) when no key file is given. The launcher passes keys this way, never on the command line.
+KEY_ENV = "STUI_IMAGE_KEY"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
