@@ -428,16 +428,18 @@ class RequestDispatcher:
 
     def _close_session(self, conn: ClientConnection, rid: int, client_id: str, sid: str) -> None:
         session = self.sessions.get(sid)
-        if session is None:
+        if session is None or session.client_id != client_id:
             self._send(conn, rid, _no_session(sid))
             return
         self.sessions.remove(sid)
         self._send(conn, rid, SessionClosed(session_id=sid))
 
-    def _session(self, sid: str) -> Session | None:
+    def _session(self, sid: str, client_id: str) -> Session | None:
+        """The session `sid` if `client_id` holds it (others must attach it first), touched."""
         session = self.sessions.get(sid)
-        if session is not None:
-            session.touch(wall=time.time(), now=trio.current_time())
+        if session is None or session.client_id != client_id:
+            return None
+        session.touch(wall=time.time(), now=trio.current_time())
         return session
 
     # ----------------------------------------------------------------------------------------------
@@ -460,7 +462,8 @@ class RequestDispatcher:
                 ),
             )
             return
-        session = self._session(msg.session_id)
+        assert conn.client_id is not None
+        session = self._session(msg.session_id, conn.client_id)
         if session is None:
             self._send(conn, rid, _no_session(msg.session_id))
             return
@@ -646,7 +649,10 @@ def _interrupt_quietly(evaluation: Any, reason: str) -> None:
 
 
 def _no_session(sid: str) -> Error:
-    return Error(code=ErrorCode.SESSION_NOT_FOUND, message=f"no session {sid!r} on this image")
+    return Error(
+        code=ErrorCode.SESSION_NOT_FOUND,
+        message=f"no session {sid!r} for this client on this image (attach it first if it is another's)",
+    )
 
 
 def _failure_error(failure: Failure) -> Error:

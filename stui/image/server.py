@@ -263,10 +263,11 @@ class _ImageServer:
                 try:
                     while True:
                         message = await ws.get_message()
-                        if isinstance(message, str):
+                        if isinstance(message, str):  # protocol.md §2: binary only; close
                             dispatcher.stats.frames_received += 1
                             dispatcher.stats.frames_dropped += 1
-                            continue
+                            await ws.aclose(code=1003, reason="stui frames are binary messages")
+                            break
                         dispatcher.handle_frame(conn, message)
                 except trio_websocket.ConnectionClosed:
                     pass

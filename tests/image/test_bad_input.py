@@ -5,7 +5,9 @@ from __future__ import annotations
 import random
 
 import cbor2
+import pytest
 import trio
+import trio_websocket
 from stui.protocol import (
     CreateSession,
     ErrorCode,
@@ -73,16 +75,12 @@ async def test_garbage_barrage_then_normal_evaluation(harness):
 
 
 def encode_raw(payload: bytes) -> bytes:
-    from stui.protocol import sign
-
     return cbor2.dumps({"v": 1, "msg": payload, "sig": sign(KEY, payload)})
 
 
 async def test_signatures_required_when_a_key_is_set(harness):
     info, _ = await harness.start(key=KEY)
     unsigned = await harness.connect(info, hello=False)
-    from stui.protocol import Hello
-
     refused = await unsigned.request(Hello(client_id="intruder"))
     expect_error(refused, ErrorCode.PERMISSION_DENIED)
     wrong = await harness.connect(info, hello=False, key=b"x" * 32)
@@ -90,8 +88,6 @@ async def test_signatures_required_when_a_key_is_set(harness):
     # Its reply is signed with the image's key, which this client cannot check: read it unchecked.
     with trio.fail_after(10):
         data = await wrong.link.receive()
-    from stui.protocol import decode
-
     frame = decode(data)
     assert frame.request_id == rid and frame.signed
     expect_error(frame.message, ErrorCode.PERMISSION_DENIED)
@@ -109,27 +105,25 @@ async def test_oversized_frame_does_not_hurt_the_image(harness):
     await healthy(await harness.connect(info))
 
 
-async def test_text_websocket_messages_are_dropped(zmq_context, runtime_dir, nursery):
-    from tests.image.conftest import Harness
-
+async def test_text_websocket_message_closes_the_connection(zmq_context, runtime_dir, nursery):
     harness = Harness(nursery, zmq_context, runtime_dir, "ws")
     try:
         info, _ = await harness.start()
         client = await harness.connect(info)
         await client.link.send_text("hello?")
-        await healthy(client)
-        assert (await stats(client))["frames_dropped"] == 1
+        with pytest.raises(trio_websocket.ConnectionClosed):
+            with trio.fail_after(10):
+                await client.link.receive()
+        assert client.link.ws.closed.code == 1003
+        again = await harness.connect(info)
+        await healthy(again)
+        assert (await stats(again))["frames_dropped"] == 1
     finally:
         with trio.CancelScope(shield=True):
             await harness.aclose()
 
 
 async def test_websocket_wrong_path_is_rejected(zmq_context, runtime_dir, nursery):
-    import pytest
-    import trio_websocket
-
-    from tests.image.conftest import Harness
-
     harness = Harness(nursery, zmq_context, runtime_dir, "ws")
     try:
         info, _ = await harness.start()

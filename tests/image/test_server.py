@@ -142,6 +142,14 @@ async def test_sessions_are_isolated_between_clients(harness):
     assert (await evaluate(a, sa, "x")).print_string == "42"
     other = await b.request(Evaluate(session_id=sb, source="x"))
     assert not (isinstance(other, EvalResult) and other.print_string == "42"), other
+    # B cannot use, inspect, complete in or close A's session without attaching it.
+    for request in (
+        Evaluate(session_id=sa, source="x"),
+        Inspect(session_id=sa, expression="x"),
+        Complete(session_id=sa, source="x", cursor=1),
+        CloseSession(session_id=sa),
+    ):
+        expect_error(await b.request(request), ErrorCode.SESSION_NOT_FOUND)
     own_a = await a.request(ListSessions())
     own_b = await b.request(ListSessions())
     assert [s.session_id for s in own_a.sessions] == [sa]
