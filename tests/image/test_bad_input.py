@@ -13,13 +13,17 @@ from stui.protocol import (
     ErrorCode,
     EvalResult,
     Evaluate,
+    Hello,
     Ping,
     Pong,
     SystemInfo,
+    decode,
     encode,
+    sign,
 )
 
 from tests.image.client import Client, expect_error
+from tests.image.conftest import Harness
 
 KEY = bytes(range(32))
 
