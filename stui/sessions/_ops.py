@@ -272,7 +272,8 @@ def decode_state(blob: object, where: str) -> dict[str, Any]:
             semantic_decoders=_REFUSE_SEMANTIC_TAGS,
         ).decode()
     except Exception as e:  # cbor2 raises several types for bad input
-        raise StateDecodeError(f"{where} is not valid CBOR: {e}") from None
+        detail = e.__cause__ or e  # our tag refusals arrive wrapped in CBORDecodeError
+        raise StateDecodeError(f"{where} is not valid CBOR: {detail}") from None
     if stream.tell() != len(blob):
         raise StateDecodeError(f"{where} has {len(blob) - stream.tell()} trailing bytes")
     if type(value) is not dict or not all(type(k) is str for k in value):
@@ -280,12 +281,14 @@ def decode_state(blob: object, where: str) -> dict[str, Any]:
     return value
 
 
-def _refuse_tag(_decoder: Any, tag: Any) -> Any:
-    raise ValueError(f"CBOR tag {tag.tag} is not allowed in a session state")
+def _refuse_tag(*args: Any) -> Any:
+    # cbor2 6 passes (tag, ...) where 5.x passed (decoder, tag): find the tag either way.
+    tag = next((getattr(a, "tag", None) for a in args if hasattr(a, "tag")), "?")
+    raise ValueError(f"CBOR tag {tag} is not allowed in a session state")
 
 
 def _refuse_semantic(tag: int) -> Any:
-    def refuse(_decoder: Any) -> Any:
+    def refuse(*_args: Any) -> Any:
         raise ValueError(f"CBOR tag {tag} is not allowed in a session state")
 
     return refuse
