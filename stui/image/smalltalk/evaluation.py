@@ -1,0 +1,242 @@
+"""Running workspace code in time slices, and the outcomes it produces.
+
+An :class:`Evaluation` runs the compiled do-it inside a greenlet. The VM's checkpoint (every few dozen
+activations or loop iterations) looks at the clock and, once the slice is used up, switches back to
+whoever called :meth:`Evaluation.resume`, which then answers None. The next ``resume`` switches back in
+and the code carries on where it stopped. ``interrupt`` makes the next checkpoint raise, so the
+evaluation unwinds (running its ``ensure:`` blocks) and finishes with a :class:`Failure`.
+
+``resume`` must always be called from the same thread. The package does no I/O and never blocks:
+Transcript output goes to the callback given to ``start``, synchronously, as it is produced.
+"""
+
+from __future__ import annotations
+
+import enum
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import greenlet
+
+from stui.image.smalltalk.errors import SmalltalkSyntaxError
+from stui.image.smalltalk.lib_blocks import PYTHON_ERRORS
+from stui.image.smalltalk.objects import (
+    EvaluationInterrupted,
+    HandlerResume,
+    HandlerRetry,
+    HandlerReturn,
+    NonLocalReturn,
+    Obj,
+    UnhandledError,
+)
+from stui.image.smalltalk.printing import Printer
+
+if TYPE_CHECKING:
+    from stui.image.smalltalk.workspace import Workspace
+
+__all__ = ("Evaluation", "EvaluationState", "Failure", "Outcome", "Success")
+
+
+@dataclass(frozen=True, slots=True)
+class Success:
+    """The evaluation answered a value.
+
+    Attributes:
+        print_string: its printString, cut at the image's print limit.
+        display_string: its displayString, cut likewise.
+        class_name: the name of its class (``SmallInteger``, ``an Account`` is ``Account``).
+        handle: its handle in the workspace registry; None for nil, booleans, SmallIntegers, Characters.
+        truncated: True if print_string was cut (it then ends with ``...(truncated)``).
+    """
+
+    print_string: str
+    display_string: str
+    class_name: str
+    handle: int | None
+    truncated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """The evaluation failed: a syntax error, an unhandled Smalltalk error, or an interrupt.
+
+    Attributes:
+        error_class: ``SyntaxError``, a Smalltalk exception class name (``ZeroDivide``,
+            ``MessageNotUnderstood``...), or the interrupt reason (``Interrupted``, ``Timeout``).
+        message_text: Pharo's messageText (``SmallInteger>>zork``, ``Argument expected``).
+        selector: the selector not understood, for MessageNotUnderstood.
+        receiver_class: the class of the receiver that did not understand it.
+        position: 0-based source offset, for syntax errors.
+        stack: ``Class>>selector`` lines, innermost first.
+    """
+
+    error_class: str
+    message_text: str
+    selector: str | None = None
+    receiver_class: str | None = None
+    position: int | None = None
+    stack: tuple[str, ...] = ()
+
+
+Outcome = Success | Failure
+
+
+class EvaluationState(enum.Enum):
+    """Where an evaluation is in its life."""
+
+    READY = "ready"  #: started, no slice run yet
+    SUSPENDED = "suspended"  #: ran at least one slice and is waiting for the next
+    FINISHED = "finished"  #: has an outcome
+
+
+_SAVED_FIELDS = (
+    "depth",
+    "handlers",
+    "interrupt_reason",
+    "transcript",
+    "yield_to",
+    "deadline",
+    "ticks",
+)
+
+
+class Evaluation:
+    """One run of workspace code, advanced by :meth:`resume`.
+
+    Created by ``Workspace.start``; not thread-safe; resume it from one thread only.
+    """
+
+    def __init__(
+        self,
+        workspace: Workspace,
+        source: str,
+        transcript: Callable[[str], None] | None = None,
+    ) -> None:
+        self.workspace = workspace
+        self.source = source
+        self.transcript = transcript
+        self.state = EvaluationState.READY
+        self.outcome: Outcome | None = None
+        self._interrupt: str | None = None
+        self._greenlet = greenlet.greenlet(self._run)
+        # This evaluation's share of the VM state while it is switched out.
+        vm = workspace.image.vm
+        self._saved: tuple[Any, ...] = (0, None, None, transcript, None, 0.0, vm.ticks)
+
+    def resume(self, slice_seconds: float = 0.0005) -> Outcome | None:
+        """Run for about *slice_seconds*; answer the outcome, or None if not finished yet.
+
+        Calling it again after the outcome is known answers the same outcome.
+        """
+        if self.outcome is not None:
+            return self.outcome
+        if self._interrupt is not None and self.state is EvaluationState.READY:
+            return self._finish(Failure(self._interrupt, self._interrupt))
+        result = self._switch_in(slice_seconds)
+        if self._greenlet.dead:
+            return self._finish(result)
+        self.state = EvaluationState.SUSPENDED
+        return None
+
+    def interrupt(self, reason: str = "Interrupted") -> None:
+        """Stop the evaluation: the next :meth:`resume` finishes it with ``Failure(reason, ...)``."""
+        if self.outcome is None and self._interrupt is None:
+            self._interrupt = reason
+
+    def close(self) -> None:
+        """Abandon an unfinished evaluation now, unwinding it (its ``ensure:`` blocks run)."""
+        if self.outcome is not None or self._greenlet.dead:
+            return
+        if not self._greenlet:  # never started
+            self._finish(Failure(self._interrupt or "Interrupted", "evaluation abandoned"))
+            return
+        self.interrupt("Interrupted")
+        while self.resume(0.01) is None:
+            pass
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    # -- inside -------------------------------------------------------------------------------------
+
+    def _switch_in(self, slice_seconds: float) -> Any:
+        vm = self.workspace.image.vm
+        outer = tuple(getattr(vm, f) for f in _SAVED_FIELDS)
+        for field, value in zip(_SAVED_FIELDS, self._saved, strict=True):
+            setattr(vm, field, value)
+        vm.interrupt_reason = self._interrupt
+        vm.transcript = self.transcript
+        current = greenlet.getcurrent()
+        vm.yield_to = current
+        vm.deadline = time.perf_counter() + slice_seconds
+        self._greenlet.parent = current
+        try:
+            return self._greenlet.switch()
+        finally:
+            self._saved = tuple(getattr(vm, f) for f in _SAVED_FIELDS)
+            for field, value in zip(_SAVED_FIELDS, outer, strict=True):
+                setattr(vm, field, value)
+
+    def _finish(self, outcome: Outcome) -> Outcome:
+        self.outcome = outcome
+        self.state = EvaluationState.FINISHED
+        self._saved = ()
+        return outcome
+
+    def _run(self) -> Outcome:
+        ws = self.workspace
+        vm = ws.image.vm
+        try:
+            code = vm.compile_doit(self.source, ws.vars)
+        except SmalltalkSyntaxError as err:
+            return Failure("SyntaxError", err.message, position=err.position)
+        try:
+            value = code(None)
+            printed, truncated = Printer(vm, ws.image.print_limit).result(value)
+            displayed, _ = Printer(vm, ws.image.print_limit, display=True).result(value)
+        except UnhandledError as err:
+            return self._error_failure(err)
+        except EvaluationInterrupted as err:
+            return Failure(err.reason, _interrupt_text(err.reason))
+        except RecursionError:
+            return Failure("StackOverflow", "recursion too deep for the Python stack")
+        except NonLocalReturn:
+            return Failure("BlockCannotReturn", "BlockCannotReturn: block cannot return")
+        except (HandlerReturn, HandlerRetry, HandlerResume):
+            return Failure("Error", "the exception handler is no longer active")
+        except PYTHON_ERRORS as err:
+            return Failure("PrimitiveFailed", f"primitive failed: {type(err).__name__}: {err}")
+        cls = vm.class_of(value)
+        return Success(printed, displayed, cls.name, ws.register(value), truncated)
+
+    def _error_failure(self, err: UnhandledError) -> Failure:
+        vm = self.workspace.image.vm
+        exc = err.exception
+        try:
+            text = vm.send(exc, "messageText")
+            message_text = text.s if hasattr(text, "s") else str(text)
+        except Exception:
+            message_text = exc.cls.name
+        selector = receiver_class = None
+        if exc.cls.builtin_name == "MessageNotUnderstood":
+            message = exc.slots[2]
+            selector = message.slots[0] if isinstance(message, Obj) else None
+            receiver_class = vm.class_of(exc.slots[3]).name
+        return Failure(
+            exc.cls.name,
+            message_text,
+            selector=selector,
+            receiver_class=receiver_class,
+            stack=tuple(err.stack),
+        )
+
+
+def _interrupt_text(reason: str) -> str:
+    if reason == "Timeout":
+        return "evaluation stopped: time budget exceeded"
+    return "evaluation interrupted"

@@ -1,0 +1,308 @@
+"""printString and displayString as Pharo prints them.
+
+Built-in objects are printed by Python code (fast, and bounded: a :class:`Printer` stops once it has
+written ``limit`` characters and the caller marks the result truncated). An object whose class, or an
+ancestor written in Smalltalk, overrides ``printOn:`` or ``printString`` is printed by sending those
+messages, so user classes print their own way, also inside collections.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+from stui.image.smalltalk.objects import (
+    Block,
+    Char,
+    Kind,
+    Obj,
+    StClass,
+    StString,
+    denorm_key,
+    range_items,
+)
+
+if TYPE_CHECKING:
+    from stui.image.smalltalk.runtime import VM
+
+__all__ = (
+    "TRUNCATION_MARKER",
+    "Printer",
+    "article_name",
+    "char_print",
+    "float_print",
+    "string_print",
+    "symbol_print",
+)
+
+TRUNCATION_MARKER = "...(truncated)"
+MAX_NESTING = 64
+
+_CHAR_NAMES = {
+    0: "null",
+    8: "backspace",
+    9: "tab",
+    10: "lf",
+    12: "newPage",
+    13: "cr",
+    27: "escape",
+    32: "space",
+    127: "delete",
+}
+
+
+class PrintLimitReached(Exception):
+    """Raised inside a Printer when its output is full."""
+
+
+def float_print(f: float) -> str:
+    """Pharo's shortest round-trip float syntax: ``0.1``, ``100.0``, ``1.0e16``, ``1.0e-5``."""
+    if f != f:
+        return "Float nan"
+    if f in (float("inf"), float("-inf")):
+        return "Float infinity" if f > 0 else "Float negativeInfinity"
+    r = repr(f)
+    if "e" in r:
+        mantissa, exponent = r.split("e")
+        if "." not in mantissa:
+            mantissa += ".0"
+        return f"{mantissa}e{int(exponent)}"
+    return r
+
+
+def char_print(c: Char) -> str:
+    code = ord(c.ch)
+    if code in _CHAR_NAMES:
+        return f"Character {_CHAR_NAMES[code]}"
+    if code < 32:
+        return f"Character value: {code}"
+    return f"${c.ch}"
+
+
+def string_print(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def _is_symbol_literal(s: str) -> bool:
+    if not s:
+        return False
+    if all(ch in "+-*/\\<>=~@%|&?," for ch in s):
+        return True
+    if not (s[0].isalpha() or s[0] == "_"):
+        return False
+    if ":" not in s:
+        return all(ch.isalnum() or ch == "_" for ch in s)
+    if not s.endswith(":"):
+        return False
+    return all(
+        part
+        and (part[0].isalpha() or part[0] == "_")
+        and all(ch.isalnum() or ch == "_" for ch in part)
+        for part in s[:-1].split(":")
+    )
+
+
+def symbol_print(s: str) -> str:
+    return f"#{s}" if _is_symbol_literal(s) else "#" + string_print(s)
+
+
+def article_name(name: str) -> str:
+    """``an Account``, ``a Point``."""
+    return ("an " if name[:1] in "AEIOU" else "a ") + name
+
+
+class Printer:
+    """Accumulates printed text, at most *limit* characters (None: no limit).
+
+    Args:
+        vm: the VM (to find overrides and send printOn:/printString).
+        limit: stop with PrintLimitReached after this many characters.
+        display: displayString mode (strings and symbols without quotes, elements displayed).
+    """
+
+    def __init__(self, vm: VM, limit: int | None = None, display: bool = False) -> None:
+        self.vm = vm
+        self.limit = limit
+        self.display = display
+        self.parts: list[str] = []
+        self.size = 0
+        self.nesting = 0
+
+    def write(self, text: str) -> None:
+        self.parts.append(text)
+        self.size += len(text)
+        if self.limit is not None and self.size > self.limit:
+            raise PrintLimitReached
+
+    def text(self) -> str:
+        return "".join(self.parts)
+
+    def result(self, obj: Any) -> tuple[str, bool]:
+        """Print *obj*; return the text and whether it was truncated."""
+        try:
+            self.print(obj, top=True)
+        except PrintLimitReached:
+            assert self.limit is not None
+            return self.text()[: self.limit] + TRUNCATION_MARKER, True
+        return self.text(), False
+
+    def print(self, obj: Any, top: bool = False) -> None:
+        """Write *obj*'s printString (or displayString in display mode)."""
+        vm = self.vm
+        cls = vm.class_of(obj)
+        if self.display:
+            override = cls.lookup("displayString")
+            if override is not None and override.source:
+                self.write(_text_of(vm.send(obj, "displayString")))
+                return
+            if isinstance(obj, StString):
+                self.write(obj.s)
+                return
+            if type(obj) is str:
+                self.write(obj)
+                return
+        override = cls.lookup("printString")
+        if override is not None and override.source:
+            self.write(_text_of(vm.send(obj, "printString")))
+            return
+        override = cls.lookup("printOn:")
+        if override is not None and override.source:
+            stream = vm.new_instance(vm.classes["WriteStream"])
+            stream.data = [[], 0, True]
+            vm.send(obj, "printOn:", stream)
+            self.write("".join(stream.data[0]))
+            return
+        if self.nesting > MAX_NESTING:
+            self.write("...")
+            return
+        self.nesting += 1
+        try:
+            self.builtin(obj, cls)
+        finally:
+            self.nesting -= 1
+
+    def elements(self, items: Any, separator: str = " ") -> None:
+        first = True
+        for item in items:
+            if not first:
+                self.write(separator)
+            first = False
+            self.print(item)
+
+    def builtin(self, obj: Any, cls: StClass) -> None:
+        t = type(obj)
+        if obj is None:
+            self.write("nil")
+        elif t is bool:
+            self.write("true" if obj else "false")
+        elif t is int:
+            self.write(str(obj))
+        elif t is float:
+            self.write(float_print(obj))
+        elif t is Fraction:
+            self.write(f"({obj.numerator}/{obj.denominator})")
+        elif t is Char:
+            self.write(char_print(obj))
+        elif t is StString:
+            self.write(string_print(obj.s))
+        elif t is str:
+            self.write(symbol_print(obj))
+        elif t is Block:
+            self.write(obj.source)
+        elif t is StClass:
+            self.write(obj.name)
+        elif t is Obj:
+            self.builtin_obj(obj, cls)
+        else:
+            self.write(repr(obj))
+
+    def builtin_obj(self, obj: Obj, cls: StClass) -> None:
+        kind = cls.kind
+        base = cls.builtin_name
+        if kind is Kind.ARRAY:
+            self.array(obj)
+        elif kind is Kind.ORDERED or kind is Kind.SET:
+            self.write(article_name(cls.name) + "(")
+            items = obj.data if kind is Kind.ORDERED else [denorm_key(k) for k in obj.data]
+            self.elements(items)
+            self.write(")")
+        elif kind is Kind.BAG:
+            self.write(article_name(cls.name) + "(")
+            self.elements(denorm_key(k) for k, n in obj.data.items() for _ in range(n))
+            self.write(")")
+        elif kind is Kind.DICT:
+            self.write(article_name(cls.name) + "(")
+            for k, v in obj.data.items():
+                self.print(denorm_key(k))
+                self.write("->")
+                self.print(v)
+                self.write(" ")
+            self.write(")")
+        elif kind is Kind.INTERVAL:
+            start, stop, step = obj.data
+            self.write("(")
+            self.print(start)
+            self.write(" to: ")
+            self.print(stop)
+            if step != 1:
+                self.write(" by: ")
+                self.print(step)
+            self.write(")")
+        elif kind is Kind.BYTES:
+            self.write("#[" + " ".join(str(b) for b in obj.data) + "]")
+        elif base == "Association":
+            self.print(obj.slots[0])
+            self.write("->")
+            self.print(obj.slots[1])
+        elif base == "Point":
+            self.write("(")
+            self.print(obj.slots[0])
+            self.write("@")
+            self.print(obj.slots[1])
+            self.write(")")
+        elif base == "SmalltalkImage":
+            self.write("Smalltalk")
+        elif cls.inherits_from(self.vm.classes["Exception"]):
+            text = obj.slots[0]
+            if text is None and cls.builtin_name == "MessageNotUnderstood":
+                text = self.vm.send(obj, "messageText")
+            self.write(cls.name if text is None else f"{cls.name}: {_text_of(text)}")
+        elif base == "Message":
+            self.write(obj.slots[0])
+            args = obj.slots[1].data if obj.slots[1] is not None else []
+            for a in args:
+                self.write(" ")
+                self.print(a)
+        else:
+            self.write(article_name(cls.name))
+
+    def array(self, obj: Obj) -> None:
+        items = obj.data
+        if (not self.display and all(_is_literal(x) for x in items)) or self.display:
+            self.write("#(")
+            self.elements(items)
+            self.write(")")
+        else:
+            self.write("{")
+            self.elements(items, ". ")
+            self.write("}")
+
+
+def _text_of(value: Any) -> str:
+    if isinstance(value, StString):
+        return value.s
+    if type(value) is str:
+        return value
+    return str(value)
+
+
+def _is_literal(x: Any) -> bool:
+    t = type(x)
+    if x is None or t in (bool, int, float, Char, StString, str):
+        return True
+    if t is Obj and x.cls.name == "Array":
+        return all(_is_literal(i) for i in x.data)
+    return t is Obj and x.cls.name == "ByteArray"
+
+
+_ = range_items
