@@ -166,11 +166,13 @@ def _move_aside(path: Path, now: float) -> Path:
     while dest.exists():
         dest = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
         n += 1
-    os.replace(path, dest)
+    # Side files first: killed half-way, a corrupt main file is found (and moved) again at the next
+    # open, whereas a fresh file next to the old WAL would replay the old WAL into itself.
     for suffix in ("-wal", "-journal"):
         side = Path(f"{path}{suffix}")
         if side.exists():
             os.replace(side, Path(f"{dest}{suffix}"))
+    os.replace(path, dest)
     with contextlib.suppress(FileNotFoundError):
         Path(f"{path}-shm").unlink()  # an index into the WAL, rebuilt on open; stale now
     return dest
@@ -286,9 +288,8 @@ def run_batch(conn: sqlite3.Connection, jobs: list[Job], path: Path | str) -> No
                 time.sleep(delay)
                 delay = min(delay * 2, 0.1)
                 continue
-            error = translate(e, path)
-            for j in jobs:
-                j.result, j.error = None, error
+            for j in jobs:  # one instance per caller: tracebacks must not mix across tasks
+                j.result, j.error = None, translate(e, path)
             return
 
 

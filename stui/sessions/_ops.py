@@ -142,6 +142,11 @@ def list_images(conn: sqlite3.Connection) -> list[ImageRecord]:
     return [_image(r) for r in rows]
 
 
+def forget_image(conn: sqlite3.Connection, image_id: str) -> bool:
+    # ON DELETE CASCADE (foreign_keys=ON) takes its sessions and history along.
+    return conn.execute("DELETE FROM images WHERE image_id = ?", (image_id,)).rowcount > 0
+
+
 def mark_unreachable(conn: sqlite3.Connection, image_id: str, since: float) -> None:
     _require_image(conn, image_id)
     # Keep the earliest time: repeated reports while still down must not restart the grace period.
@@ -194,6 +199,31 @@ def create_session(
         last_activity=now,
         context_size=0,
     )
+
+
+def recreate_session(
+    conn: sqlite3.Connection, image_id: str, old_id: str, new_id: str, now: float
+) -> SessionRecord:
+    _session_row(conn, image_id, old_id)
+    if conn.execute(
+        "SELECT 1 FROM sessions WHERE image_id = ? AND session_id = ?", (image_id, new_id)
+    ).fetchone():
+        raise SessionExistsError(image_id, new_id)
+    conn.execute(
+        """
+        INSERT INTO sessions (image_id, session_id, name, description, status, created_at,
+                              last_activity, status_changed_at, state, state_version, state_size)
+        SELECT image_id, ?, name, description, 'active', ?, ?, ?, state, state_version, state_size
+        FROM sessions WHERE image_id = ? AND session_id = ?
+        """,
+        (new_id, now, now, now, image_id, old_id),
+    )
+    conn.execute(
+        "UPDATE sessions SET status = 'closed', status_changed_at = ? "
+        "WHERE image_id = ? AND session_id = ?",
+        (now, image_id, old_id),
+    )
+    return get_session(conn, image_id, new_id)
 
 
 def get_session(conn: sqlite3.Connection, image_id: str, session_id: str) -> SessionRecord:

@@ -65,6 +65,8 @@ class ImageRecord:
         last_status: the last `ConnectionStatus` value the supervisor reported, as text.
         unreachable_since: set by `mark_image_unreachable`, cleared by `mark_image_reachable`;
             `upsert_image` ignores the value passed in and keeps the stored one.
+
+    Records compare by value but are not hashable (`metadata` is a dict, as the API promises).
     """
 
     image_id: str

@@ -30,8 +30,9 @@ Lifecycle policy (lives here, not in the supervisor):
   every orphaned, closed and detached one regardless of age, and active ones only when
   `preserve_active` is False. Nothing active is ever removed without `force`. History is kept.
 - `sessions_to_restore(image)`: every session not closed (active, detached, orphaned), most recently
-  used first. The supervisor re-attaches each; a session the image no longer has it re-creates and
-  reports (then marks the old one closed).
+  used first. The supervisor re-attaches each (then sets it ACTIVE); for a session the image no
+  longer has, it creates a new one on the image and calls `recreate_session(image, old, new)`, which
+  moves name, description and state over and closes the old record in one transaction.
 
 Cancellation (all async methods): a call cancelled before its job reached the actor did nothing. Once
 queued, the job runs to completion anyway and its outcome is dropped: a cancelled write is either
@@ -163,7 +164,6 @@ async def _serve(
                     j.done.set()
                 batch = []
         finally:
-            closed = StoreClosedError(f"session store {path} was closed before serving this call")
             while True:
                 try:
                     batch.append(receive.receive_nowait())
@@ -171,7 +171,10 @@ async def _serve(
                     break
             for j in batch:
                 if not j.done.is_set():
-                    j.result, j.error = None, closed
+                    j.result = None
+                    j.error = StoreClosedError(
+                        f"session store {path} was closed before serving this call"
+                    )
                     j.done.set()
 
 
@@ -281,6 +284,16 @@ class SessionStore:
         """Every stored image, ordered by id."""
         return await self._call(False, _ops.list_images)
 
+    async def forget_image(self, image_id: str) -> bool:
+        """Delete an image with all its sessions and history (the user asked to forget it).
+
+        Returns:
+            Whether the image was stored.
+
+        Cancellation: see the module docstring (all of it is gone, or none).
+        """
+        return await self._call(True, _ops.forget_image, check_id("image_id", image_id))
+
     async def mark_image_unreachable(self, image_id: str, since: float | None = None) -> None:
         """Start the grace clock for `image_id` (kept at the earliest time if already running).
 
@@ -324,6 +337,33 @@ class SessionStore:
             check_id("session_id", session_id),
             name,
             description,
+            self._now(),
+        )
+
+    async def recreate_session(
+        self, image_id: str, old_session_id: str, new_session_id: str
+    ) -> SessionRecord:
+        """Carry a session the image lost over to the replacement the image just created.
+
+        For restore: when re-attaching `old_session_id` fails because the image no longer has it,
+        the supervisor creates a new session on the image and calls this. In one transaction the new
+        record gets the old one's name, description and state, status ACTIVE, and the old record is
+        marked CLOSED (so it is not restored again; its history stays under the old id).
+
+        Returns:
+            The new session's record.
+
+        Raises:
+            SessionImageMismatch, SessionNotFoundError: `old_session_id` is not this image's.
+            SessionExistsError: the image already has `new_session_id`.
+
+        Cancellation: see the module docstring: both changes are committed, or neither.
+        """
+        return await self._call(
+            True,
+            _ops.recreate_session,
+            *self._key(image_id, old_session_id),
+            check_id("new_session_id", new_session_id),
             self._now(),
         )
 

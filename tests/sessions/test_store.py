@@ -508,3 +508,33 @@ async def test_store_directory_is_created_private(tmp_path: Path) -> None:
         pass
     assert path.exists()
     assert os.stat(path.parent).st_mode & 0o077 == 0
+
+
+async def test_recreate_session_moves_everything_atomically(store, clock: Clock) -> None:
+    await store.create_session("A", "old", name="work", description="my workspace")
+    await store.save_session_state("A", "old", {"vars": {"x": 1}})
+    await store.add_history("A", "old", "x := 1")
+    await store.set_session_status("A", "old", SessionStatus.ORPHANED)
+    clock.now += 60
+    new = await store.recreate_session("A", "old", "new")
+    assert (new.session_id, new.name, new.status) == ("new", "work", SessionStatus.ACTIVE)
+    assert new.created_at == clock.now and new.context_size > 0
+    assert await store.session_description("A", "new") == "my workspace"
+    assert await store.load_session_state("A", "new") == {"vars": {"x": 1}}
+    assert (await store.get_session("A", "old")).status is SessionStatus.CLOSED
+    assert [s.session_id for s in await store.sessions_to_restore("A")] == ["new"]
+    assert [e.session_id for e in await store.history("A")] == ["old"]
+    with pytest.raises(SessionExistsError):
+        await store.recreate_session("A", "old", "new")
+    assert [s.session_id for s in await store.list_image_sessions("A", True)] == ["old", "new"]
+
+
+async def test_forget_image_takes_sessions_and_history_along(store) -> None:
+    await store.create_session("A", "s1")
+    await store.add_history("A", "s1", "x")
+    await store.create_session("B", "s1")
+    assert await store.forget_image("A") is True
+    assert await store.forget_image("A") is False
+    assert await store.get_image("A") is None
+    assert await store.list_image_sessions(None, True) == [await store.get_session("B", "s1")]
+    assert await store.history("A") == []
