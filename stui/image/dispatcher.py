@@ -183,7 +183,7 @@ class RequestDispatcher:
         return conn
 
     def connection_lost(self, conn: ClientConnection) -> None:
-        """The transport saw the peer go away (WebSocket closed): forget it, stop its requests."""
+        """The peer went away (WebSocket closed, or its client id came back elsewhere): forget it, stop its requests."""
         self._forget(conn)
         for record in conn.in_flight.values():
             self._stop(record, "Interrupted")
@@ -277,6 +277,12 @@ class RequestDispatcher:
         old = conn.client_id
         if old is not None and old != client_id and self._by_client_id.get(old) is conn:
             del self._by_client_id[old]
+        previous = self._by_client_id.get(client_id)
+        if previous is not None and previous is not conn:
+            # The same client on a new connection: it restarted or reconnected, and nobody is left
+            # to read the old connection's replies (ZeroMQ never tells us a peer went away). Stop
+            # its requests so its sessions are free for the new connection at once.
+            self.connection_lost(previous)
         conn.client_id = client_id
         self._by_client_id[client_id] = conn
 

@@ -34,6 +34,7 @@ from stui.protocol import (
     Pong,
     SessionClosed,
     SessionExpired,
+    SessionList,
     SessionOpened,
     SystemInfo,
     SystemInfoReply,
@@ -426,3 +427,57 @@ async def test_many_images_in_one_process(harness):
     for info in infos[::5]:
         client = await harness.connect(info)
         assert client.welcome.image_name == info.name
+
+
+async def test_connection_gone_mid_evaluation_stops_it(harness):
+    info, _ = await harness.start()
+    client = await harness.connect(info, client_id="leaver")
+    sid = await new_session(client)
+    await client.send(Evaluate(session_id=sid, source=LOOP))
+    await wait_running(client, sid)
+    await client.aclose()
+    again = await harness.connect(info, client_id="leaver")
+    assert isinstance(await again.request(AttachSession(session_id=sid)), SessionOpened)
+    # The loop was stopped (WebSocket: the connection closed; ZeroMQ, which never says a peer left:
+    # the same client id said Hello on a new connection), so the session is free at once.
+    with trio.fail_after(5):
+        assert (await evaluate(again, sid, "3 + 4")).print_string == "7"
+
+
+async def test_forgotten_connections_must_say_hello_again(harness):
+    info, _ = await harness.start(max_clients=2)
+    first = await harness.connect(info)
+    await trio.sleep(0.01)
+    await harness.connect(info)
+    await harness.connect(info)  # the least recently active idle connection (first) is forgotten
+    refused = await first.request(ListSessions())
+    assert "Hello" in expect_error(refused, ErrorCode.INVALID_REQUEST).message
+    await first.hello()
+    assert isinstance(await first.request(ListSessions()), SessionList)
+
+
+async def test_hello_again_changes_the_client_id(harness):
+    info, _ = await harness.start()
+    client = await harness.connect(info, client_id="one")
+    sid = await new_session(client)
+    welcome = await client.request(Hello(client_id="two"))
+    assert isinstance(welcome, Welcome)
+    assert (await client.request(ListSessions())).sessions == ()
+    await client.request(Hello(client_id="one"))
+    assert [s.session_id for s in (await client.request(ListSessions())).sessions] == [sid]
+
+
+async def test_a_bug_costs_one_request_not_the_server(harness, monkeypatch):
+    from stui.image.dispatcher import RequestDispatcher
+
+    info, _ = await harness.start()
+    client = await harness.connect(info)
+
+    def broken(self):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(RequestDispatcher, "_system_info", broken)
+    reply = await client.request(SystemInfo())
+    assert "boom" in expect_error(reply, ErrorCode.INTERNAL_ERROR).message
+    monkeypatch.undo()
+    assert isinstance(await client.request(SystemInfo()), SystemInfoReply)

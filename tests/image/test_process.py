@@ -1,0 +1,165 @@
+"""`stui image serve` as a real child process, through the launcher: ready line, signals, restart."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+import trio
+from stui.protocol import (
+    CreateSession,
+    EvalResult,
+    Evaluate,
+    ImageShutdown,
+    Ping,
+    Pong,
+)
+
+import stui.image.smalltalk as smalltalk
+from stui.image.connection_file import find_connection_files, read_connection_file
+from stui.image.launcher import (
+    ImageStartError,
+    start_image_process,
+    start_image_process_sync,
+)
+from tests.image.client import Client, WsLink, ZmqLink
+
+pytestmark = pytest.mark.skipif(
+    not getattr(smalltalk, "__file__", None) or "_standin" in repr(smalltalk.SmalltalkImage),
+    reason="needs the real Smalltalk evaluator in the child process",
+)
+
+
+def child_env(runtime_dir):
+    return {**os.environ, "STUI_RUNTIME_DIR": str(runtime_dir)}
+
+
+async def evaluate(client: Client, source: str) -> str:
+    opened = await client.request(CreateSession())
+    result = await client.request(Evaluate(session_id=opened.session.session_id, source=source))
+    assert isinstance(result, EvalResult), result
+    return result.print_string
+
+
+async def test_serve_over_zmq_and_ws_then_stop_cleanly(runtime_dir, zmq_context, nursery):
+    image = await start_image_process("alpha", ws=True, env=child_env(runtime_dir))
+    try:
+        assert image.zmq_address.startswith("tcp://127.0.0.1:")
+        assert image.ws_address.startswith("ws://127.0.0.1:") and image.ws_address.endswith("/stui")
+        assert len(image.key) == 64
+        info = read_connection_file(image.connection_file)
+        assert info.pid == image.pid and info.key == image.key
+        assert info.image_id == image.image_id
+        by_zmq = Client(ZmqLink(zmq_context, image.zmq_address), key=image.key)
+        await by_zmq.hello()
+        assert await evaluate(by_zmq, "3 + 4") == "7"
+        by_ws = Client(await WsLink.open(nursery, image.ws_address), key=image.key)
+        welcome = await by_ws.hello()
+        assert welcome.instance_id == image.instance_id
+        assert await evaluate(by_ws, "6 * 7") == "42"
+        with trio.fail_after(20):
+            assert await image.stop() == 0
+        for client in (by_zmq, by_ws):
+            assert isinstance((await client.wait_event(ImageShutdown)).message, ImageShutdown)
+        assert not image.connection_file.exists()
+        await by_zmq.aclose()
+    finally:
+        image.kill()
+
+
+async def test_restart_keeps_image_id_and_changes_instance_id(runtime_dir, tmp_path):
+    state = tmp_path / "state"
+    first = await start_image_process("beta", state_dir=state, env=child_env(runtime_dir))
+    try:
+        second = await first.restart()
+    finally:
+        first.kill()
+    try:
+        assert first.returncode == 0
+        assert second.image_id == first.image_id and second.instance_id != first.instance_id
+        assert second.key == first.key and second.pid != first.pid
+    finally:
+        await second.stop()
+
+
+async def test_kill_leaves_a_stale_file_and_freeze_stops_answers(runtime_dir, zmq_context):
+    image = await start_image_process("gamma", key=b"", env=child_env(runtime_dir))
+    try:
+        client = Client(ZmqLink(zmq_context, image.zmq_address))
+        await client.hello()
+        image.freeze()
+        rid = await client.send(Ping(timestamp=1.0))
+        with pytest.raises(trio.TooSlowError):
+            await client.wait_for(rid, timeout=0.5)
+        image.thaw()
+        assert isinstance(await client.wait_for(rid), Pong)
+        image.kill()
+        assert await image.wait() == -signal.SIGKILL
+        (stale,) = find_connection_files(runtime_dir)
+        assert stale.stale and stale.pid == image.pid
+        await client.aclose()
+    finally:
+        image.kill()
+
+
+def test_sync_launcher_and_sigint(runtime_dir):
+    image = start_image_process_sync("delta", env=child_env(runtime_dir))
+    try:
+        assert image.connection_file.exists()
+        image.send_signal(signal.SIGINT)
+        assert image.wait_sync(20) == 0
+        assert not image.connection_file.exists()
+        assert image.stop_sync() == 0  # already gone: harmless
+    finally:
+        image.kill()
+
+
+async def test_a_child_that_cannot_start_is_reported(runtime_dir):
+    with pytest.raises(ImageStartError, match="before it was ready"):
+        await start_image_process(
+            "broken", extra_args=["--zmq", "bogus://nowhere"], env=child_env(runtime_dir)
+        )
+    with pytest.raises(ImageStartError):
+        start_image_process_sync(
+            "broken", extra_args=["--zmq", "bogus://nowhere"], env=child_env(runtime_dir)
+        )
+
+
+def test_cli_prints_one_ready_line_and_exits_zero_on_sigterm(runtime_dir, tmp_path):
+    key_file = tmp_path / "key"
+    key_file.write_text("abc\n")
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "stui",
+            "image",
+            "serve",
+            "--name",
+            "eps",
+            "--key-file",
+            str(key_file),
+            "--no-connection-file",
+            "--ws-port",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=child_env(runtime_dir),
+    )
+    try:
+        import json
+
+        ready = json.loads(child.stdout.readline())
+        assert ready["event"] == "ready" and ready["name"] == "eps"
+        assert ready["connection_file"] is None and ready["ws_address"].startswith("ws://")
+        assert not runtime_dir.exists() or not list(runtime_dir.iterdir())
+        child.terminate()
+        assert child.wait(20) == 0
+        assert child.stdout.read() == ""
+    finally:
+        child.kill()
+        child.wait()
