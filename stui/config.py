@@ -12,7 +12,6 @@ Where the user's file comes from: `--config FILE` when given (it must exist), el
 
 from __future__ import annotations
 
-import binascii
 import importlib.resources
 import math
 import tomllib
@@ -138,7 +137,7 @@ def transport_for_address(address: str) -> str:
 
 
 def read_key_file(path: Path) -> bytes:
-    """Read an HMAC key: the file holds the key as hex text (what `stui image serve` writes) or raw bytes.
+    """Read an HMAC key file the way `stui image serve --key-file` does: the stripped text is the key.
 
     Raises:
         ConfigError: the file cannot be read, is empty or is too large for a key.
@@ -152,10 +151,7 @@ def read_key_file(path: Path) -> bytes:
     text = data.strip()
     if not text:
         raise ConfigError(f"key file {path} is empty")
-    try:
-        return binascii.unhexlify(text)
-    except (binascii.Error, ValueError):
-        return text
+    return text
 
 
 def load_config(path: Path | None = None) -> Config:

@@ -17,7 +17,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from prompt_toolkit.buffer import Buffer
-from prompt_toolkit.filters import completion_is_selected, has_completions
+from prompt_toolkit.enums import DEFAULT_BUFFER
+from prompt_toolkit.filters import completion_is_selected, has_completions, has_focus
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 
 from stui.repl.input_rules import scan
@@ -44,8 +45,10 @@ def repl_key_bindings(on_execute: Callable[[], None]) -> KeyBindings:
         on_execute: called just before F5 submits, so the REPL evaluates this input in Execute mode.
     """
     kb = KeyBindings()
+    # Only the input buffer: Enter in the Ctrl-R search field must keep accepting the search.
+    editing = has_focus(DEFAULT_BUFFER)
 
-    @kb.add("enter", filter=~(has_completions & completion_is_selected))
+    @kb.add("enter", filter=editing & ~(has_completions & completion_is_selected))
     def _enter(event: KeyPressEvent) -> None:
         buffer = event.current_buffer
         # Enter in the middle of a complete multi-line input still submits the whole input.
@@ -54,12 +57,12 @@ def repl_key_bindings(on_execute: Callable[[], None]) -> KeyBindings:
         else:
             buffer.insert_text("\n" + newline_indent(buffer))
 
-    @kb.add("escape", "enter")
+    @kb.add("escape", "enter", filter=editing)
     def _newline(event: KeyPressEvent) -> None:
         buffer = event.current_buffer
         buffer.insert_text("\n" + newline_indent(buffer))
 
-    @kb.add("f5")
+    @kb.add("f5", filter=editing)
     def _execute(event: KeyPressEvent) -> None:
         buffer = event.current_buffer
         if buffer.text.strip():

@@ -218,15 +218,31 @@ async def _connect_all(
 
 @contextlib.asynccontextmanager
 async def default_launcher(names: tuple[str, ...]) -> AsyncIterator[list[ConnectTarget]]:
-    """Start local reference images as `stui image serve` subprocesses and stop them on exit."""
-    from stui.image.launcher import start_image_process  # type: ignore[import-not-found]
+    """Start local reference images as `stui image serve` subprocesses (all at once); stop them on exit.
 
-    async with contextlib.AsyncExitStack() as stack:
-        targets: list[ConnectTarget] = []
-        for name in names:
-            info = await stack.enter_async_context(start_image_process(name))
-            targets.append(ConnectTarget(name=name, address=info.zmq_address, key=info.key))
-        yield targets
+    Each keeps its image_id in `<data dir>/images/<name>`, so its history and sessions in the store
+    carry over from one run of stui to the next.
+    """
+    from stui.image.launcher import start_image_process
+
+    processes: dict[str, Any] = {}
+
+    async def start(name: str) -> None:
+        processes[name] = await start_image_process(name, state_dir=data_dir() / "images" / name)
+
+    try:
+        async with trio.open_nursery() as nursery:
+            for name in names:
+                nursery.start_soon(start, name)
+        yield [
+            ConnectTarget(name=name, address=processes[name].address, key=processes[name].key)
+            for name in names
+        ]
+    finally:
+        with trio.CancelScope(shield=True):
+            async with trio.open_nursery() as nursery:
+                for process in processes.values():
+                    nursery.start_soon(process.stop)
 
 
 def run_repl(

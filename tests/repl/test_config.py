@@ -158,8 +158,8 @@ def test_transport_for_address() -> None:
 
 
 def test_read_key_file_hex_raw_and_errors(tmp_path: Path) -> None:
-    assert read_key_file(write(tmp_path, "00ff10\n", "hex.key")) == b"\x00\xff\x10"
-    assert read_key_file(write(tmp_path, "not hex at all", "raw.key")) == b"not hex at all"
+    assert read_key_file(write(tmp_path, "00ff10\n", "hex.key")) == b"00ff10"
+    assert read_key_file(write(tmp_path, " secret words \n", "raw.key")) == b"secret words"
     with pytest.raises(ConfigError, match="is empty"):
         read_key_file(write(tmp_path, "  \n", "empty.key"))
     with pytest.raises(ConfigError, match="too large"):
