@@ -298,6 +298,7 @@ class ImageActor:
                     self._publish(self.link.move(ConnectionStatus.RECONNECTING, reason))
                     self._set_health(ConnectionHealth.UNKNOWN, None)
                     await self._persist(persistence.mark_unreachable, self.cache.image_id)
+                    await self._orphan_overdue()
                     await trio.sleep(backoff.next_delay())
         finally:
             self._link_up = False
@@ -438,6 +439,20 @@ class ImageActor:
                     SessionSummary(session_id=record.session_id, name=record.name), now=time.time()
                 )
 
+    async def _orphan_overdue(self) -> None:
+        """Ask the store which sessions have now been unreachable past its grace period."""
+        overdue = await self._persist(persistence.orphan_overdue, self.cache.image_id)
+        for session_id in overdue or ():
+            self.cache.mark_orphaned(session_id)
+            self._publish(
+                SessionOrphaned(
+                    image_id=self.cache.image_id,
+                    session_id=session_id,
+                    reason="the image was unreachable past the grace period",
+                    at=time.time(),
+                )
+            )
+
     async def _reattach_sessions(self) -> tuple[str, ...]:
         """AttachSession for every cached session; re-create the ones the image lost. Returns the lost
         ids."""
@@ -454,12 +469,17 @@ class ImageActor:
                     lost.append(session_id)
                     old = self.cache.get(session_id)
                     new = await self._internal(CreateSession(name=old.name if old else ""))
-                    if isinstance(new, SessionOpened):
+                    if isinstance(new, SessionOpened):  # the replacement carries on: close the old
                         self.cache.replace(session_id, new.session, now=time.time())
                         await self._persist(persistence.record_session, self, new.session)
+                        await self._persist(
+                            persistence.close_session, self.cache.image_id, session_id
+                        )
                     else:
                         self.cache.remove(session_id)
-                    await self._persist(persistence.orphan_session, self.cache.image_id, session_id)
+                        await self._persist(
+                            persistence.orphan_session, self.cache.image_id, session_id
+                        )
                     self._publish(
                         SessionOrphaned(
                             image_id=self.cache.image_id,
@@ -504,6 +524,10 @@ class ImageActor:
                     call.fail(ImageProtocolError(f"image {self.name!r} sent a bad reply: {exc}"))
                 continue
             self._dispatch(frame.request_id, frame.message)
+            if isinstance(frame.message, SessionExpired):
+                await self._persist(
+                    persistence.orphan_session, self.cache.image_id, frame.message.session_id
+                )
 
     def _dispatch(self, request_id: int, message: Any) -> None:
         match message:

@@ -28,6 +28,7 @@ __all__ = [
     "close_session",
     "load_context",
     "mark_unreachable",
+    "orphan_overdue",
     "orphan_session",
     "record_image",
     "record_session",
@@ -60,6 +61,13 @@ async def mark_unreachable(store: SessionStore, image_id: str) -> None:
     """Start the store's grace clock for an image whose link was lost (if it was ever seen)."""
     if image_id:
         await store.mark_image_unreachable(image_id)
+
+
+async def orphan_overdue(store: SessionStore, image_id: str) -> tuple[str, ...]:
+    """Orphan the sessions of an image unreachable past the store's grace period; returns their ids."""
+    if not image_id:
+        return ()
+    return await store.orphan_sessions(image_id)
 
 
 async def record_session(store: SessionStore, actor: ImageActor, summary: SessionSummary) -> None:

@@ -16,7 +16,6 @@ import itertools
 from collections.abc import AsyncIterator
 
 import trio
-
 from stui.actors.errors import TransportClosed, TransportConnectError
 from stui.actors.transport import MemoryTransport, memory_transport_pair
 from stui.protocol import (
@@ -185,10 +184,14 @@ class FakeImage:
             case Ping(timestamp=ts):
                 await self._reply(link, rid, Pong(timestamp=ts, image_time=0.0))
             case CreateSession(name=name):
-                await self._reply(link, rid, SessionOpened(session=self._summary(name), resumed=False))
+                await self._reply(
+                    link, rid, SessionOpened(session=self._summary(name), resumed=False)
+                )
             case AttachSession(session_id=sid):
                 if sid in self.sessions:
-                    await self._reply(link, rid, SessionOpened(session=self.sessions[sid], resumed=True))
+                    await self._reply(
+                        link, rid, SessionOpened(session=self.sessions[sid], resumed=True)
+                    )
                 else:
                     await self._reply(
                         link, rid, Error(code=ErrorCode.SESSION_NOT_FOUND, message=f"no {sid}")
@@ -271,8 +274,6 @@ class FakeImage:
                 ),
             )
             return
-        if source and set(source) <= set("0123456789+-* "):
-            text = str(eval(source))  # digits and + - * only
-        else:
-            text = source
+        arithmetic = source and set(source) <= set("0123456789+-* ")
+        text = str(eval(source)) if arithmetic else source  # digits and + - * only
         await self._reply(link, rid, EvalResult(print_string=text, class_name="SmallInteger"))

@@ -8,14 +8,17 @@ import random
 import pytest
 import trio
 import trio.testing
-
 from stui.actors.backoff import Backoff, RestartWindow
 from stui.actors.events import EventBus
 from stui.actors.heartbeat import TRANSITIONS, HeartbeatPolicy, LinkState, run_heartbeat
 from stui.actors.session_cache import SavedContext, SessionCache
 from stui.protocol import (
     ConnectionHealth as H,
+)
+from stui.protocol import (
     ConnectionStatus as S,
+)
+from stui.protocol import (
     ContextSwitched,
     ImageHealthChanged,
     ImageStatusChanged,
@@ -131,7 +134,12 @@ def test_status_machine_publishes_every_transition() -> None:
     assert link.move(S.UNKNOWN, "same") is None
     ev = link.move(S.CONNECTED, "handshake")
     assert isinstance(ev, ImageStatusChanged)
-    assert (ev.old, ev.new, ev.reason, ev.image_id) == (S.UNKNOWN, S.CONNECTED, "handshake", "alpha")
+    assert (ev.old, ev.new, ev.reason, ev.image_id) == (
+        S.UNKNOWN,
+        S.CONNECTED,
+        "handshake",
+        "alpha",
+    )
     assert ev.at == link.since > 0
     link.image_id = "img-1"
     assert link.move(S.RECONNECTING, "lost").image_id == "img-1"
