@@ -161,7 +161,11 @@ class RequestDispatcher:
         self.config = config
         self.image_id = image_id
         self.instance_id = instance_id
-        self.image = image if image is not None else SmalltalkImage(name=config.name)
+        self.image = (
+            image
+            if image is not None
+            else SmalltalkImage(name=config.name, handle_limit=config.max_handles)
+        )
         self.sessions = SessionTable(
             max_sessions=config.max_sessions, max_per_client=config.max_sessions_per_client
         )
@@ -509,8 +513,9 @@ class RequestDispatcher:
             session.touch(wall=time.time(), now=trio.current_time())
             conn.in_flight.pop(rid, None)
             if record.evaluation is not None:
-                # Cancelled mid-evaluation (server stopping, connection gone): let it unwind.
-                _interrupt_quietly(record.evaluation, "Interrupted")
+                # Cancelled mid-evaluation (server stopping, connection gone): unwind it now (its
+                # ensure: blocks run) rather than whenever the garbage collector gets to it.
+                _abandon(record.evaluation)
         if reply is not None:
             self._send(conn, rid, reply)
 
@@ -650,6 +655,13 @@ class RequestDispatcher:
 def _interrupt_quietly(evaluation: Any, reason: str) -> None:
     try:
         evaluation.interrupt(reason)
+    except Exception:
+        pass
+
+
+def _abandon(evaluation: Any) -> None:
+    try:
+        evaluation.close()
     except Exception:
         pass
 

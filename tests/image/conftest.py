@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -11,16 +10,6 @@ from typing import Any
 import pytest
 import trio
 import zmq
-
-import stui.image.smalltalk as _smalltalk
-
-if not hasattr(_smalltalk, "SmalltalkImage"):  # TEMPORARY until the evaluator lands
-    from tests.image import _standin
-
-    for _name in ("SmalltalkImage", "Success", "Failure"):
-        setattr(_smalltalk, _name, getattr(_standin, _name))
-    sys.modules.setdefault("stui.image.smalltalk", _smalltalk)
-
 from stui.actors.zmq_trio import new_context
 
 from stui.image.config import ImageServerConfig, ImageServerInfo

@@ -18,7 +18,6 @@ from stui.protocol import (
     Pong,
 )
 
-import stui.image.smalltalk as smalltalk
 from stui.image.connection_file import find_connection_files, read_connection_file
 from stui.image.launcher import (
     ImageStartError,
@@ -26,11 +25,6 @@ from stui.image.launcher import (
     start_image_process_sync,
 )
 from tests.image.client import Client, WsLink, ZmqLink
-
-pytestmark = pytest.mark.skipif(
-    not getattr(smalltalk, "__file__", None) or "_standin" in repr(smalltalk.SmalltalkImage),
-    reason="needs the real Smalltalk evaluator in the child process",
-)
 
 
 def child_env(runtime_dir):
