@@ -106,18 +106,16 @@ def _build_parser() -> argparse.ArgumentParser:
 
 def _add_repl_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the REPL (the no-subcommand path). The REPL owns this function: add them here."""
+    from stui.repl.cli_options import add_repl_arguments  # argparse only: no prompt_toolkit here
+
+    add_repl_arguments(parser)
 
 
 def _run_repl(args: argparse.Namespace) -> int:
     """The no-subcommand path: the prompt_toolkit REPL, imported only when used."""
-    from stui.repl import app
+    from stui.repl.cli_options import repl_main
 
-    repl_main = getattr(app, "main", None)
-    if repl_main is None:  # pragma: no cover - until the REPL provides its entry point
-        print("stui: the REPL is not available in this build", file=sys.stderr)
-        return 2
-    result = repl_main(args)
-    return int(result or 0)
+    return int(repl_main(args) or 0)
 
 
 # --------------------------------------------------------------------------------------------------
