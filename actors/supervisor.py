@@ -27,6 +27,7 @@ closes (subscribers' iterations end) and the supervisor's ZeroMQ context is dest
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import time
 import uuid
@@ -134,6 +135,7 @@ class _Slot:
     link: LinkState
     window: RestartWindow
     backoff: Backoff
+    client_id: str = ""
     open_link: LinkFactory | None = None
     actor: ImageActor | None = None
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
@@ -163,7 +165,7 @@ class Supervisor:
 
     Attributes:
         config: the configuration.
-        client_id: the id this supervisor presents to images.
+        client_id: this supervisor's id; each link presents `client_id/<name or address>` in Hello.
         store: the session store, or None when nothing is persisted.
     """
 
@@ -245,6 +247,7 @@ class Supervisor:
                 self.config.restart_initial,
                 max(self.config.restart_max, self.config.restart_initial),
             ),
+            client_id=self._link_client_id(name or address),
             open_link=open_link,
         )
         try:
@@ -267,6 +270,20 @@ class Supervisor:
             self._current = final
         return self.status(final)
 
+    def _link_client_id(self, label: str) -> str:
+        """The Hello client id of one link: the supervisor's id plus the image's name (or address).
+
+        An image treats a second connection with the same client id as the same client reconnecting
+        and drops the first, so two links of one supervisor (say, an image reached over ZeroMQ and
+        over WebSocket) need distinct ids; each stays stable across reconnects and actor restarts
+        (and across runs, given a stable `SupervisorConfig.client_id` and the same names).
+        """
+        client_id = f"{self.client_id}/{label}"
+        if len(client_id) > 128:
+            digest = hashlib.sha256(label.encode()).hexdigest()[:32]
+            client_id = f"{self.client_id[:95]}/{digest}"
+        return client_id
+
     async def _run_slot(self, slot: _Slot, *, task_status: trio.TaskStatus[ImageActor]) -> None:
         """Run actor after actor for one image until a clean stop, failure or cancellation."""
         first = True
@@ -275,7 +292,7 @@ class Supervisor:
                 while not slot.stopping:
                     actor = ImageActor(
                         slot.spec,
-                        client_id=self.client_id,
+                        client_id=slot.client_id,
                         bus=self._bus,
                         cache=slot.cache,
                         link=slot.link,

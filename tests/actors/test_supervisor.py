@@ -340,7 +340,8 @@ async def test_two_supervisors_in_one_process(nursery, autojump_clock):
         await connect_fake(one, fake)
         await connect_fake(two, fake)
         assert one.client_id != two.client_id == "second"
-        assert {h.client_id for h in fake.hellos} == {one.client_id, "second"}
+        hello_ids = {h.client_id for h in fake.hellos}
+        assert hello_ids == {f"{one.client_id}/memory://shared", "second/memory://shared"}
         assert one.active_session() != two.active_session()
         r1, r2 = await one.evaluate("1 + 1"), await two.evaluate("2 + 2")
         assert (r1.print_string, r2.print_string) == ("2", "4")
