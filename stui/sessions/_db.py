@@ -142,6 +142,9 @@ def _check(path: Path) -> sqlite3.Connection:
         with path.open("rb") as f:
             head = f.read(100)
     except FileNotFoundError:
+        # Create it ourselves, private: history may hold secrets typed at the prompt. SQLite gives
+        # the -wal and -shm files the same permissions. An empty file is a valid new database.
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
         head = b""
     if head and (len(head) < 100 or not head.startswith(_SQLITE_MAGIC)):
         raise _Corrupt("not an SQLite database (bad or truncated header)")

@@ -45,8 +45,8 @@ import functools
 import math
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -131,16 +131,39 @@ async def open_session_store(
     try:
         send, receive = trio.open_memory_channel[Job](_QUEUE_SIZE)
         store = SessionStore(target, recovered, send, clock)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(_serve, conn, receive, target)
-            try:
-                yield store
-            finally:
-                store._closed = True
-                send.close()  # the actor serves what is queued, then ends
+        with _collapse_single_group():
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_serve, conn, receive, target)
+                try:
+                    yield store
+                finally:
+                    store._closed = True
+                    send.close()  # the actor serves what is queued, then ends
     finally:
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(conn.close)
+
+
+@contextmanager
+def _collapse_single_group() -> Iterator[None]:
+    """Let the caller's own exception out of the `async with` body unwrapped.
+
+    The actor runs in a nursery around the body, so with strict exception groups whatever the body
+    raises would come out as a one-member group. The actor itself never raises (every failure goes to
+    the job that caused it), so a one-member group is the body's exception; it is re-raised as itself.
+    """
+    try:
+        yield
+    except BaseExceptionGroup as group:
+        if len(group.exceptions) != 1:
+            raise
+        exc = group.exceptions[0]
+        context = exc.__context__
+        try:
+            raise exc
+        finally:
+            exc.__context__ = context
+            del exc, context
 
 
 async def _serve(
