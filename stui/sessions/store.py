@@ -300,11 +300,16 @@ class SessionStore:
 
         Raises:
             StoreDataError: its stored row cannot be read.
+
+        Cancellation: a read; cancelling it leaves the store as it was.
         """
         return await self._call(False, _ops.get_image, check_id("image_id", image_id))
 
     async def list_images(self) -> list[ImageRecord]:
-        """Every stored image, ordered by id."""
+        """Every stored image, ordered by id.
+
+        Cancellation: a read; cancelling it leaves the store as it was.
+        """
         return await self._call(False, _ops.list_images)
 
     async def forget_image(self, image_id: str) -> bool:
@@ -322,6 +327,8 @@ class SessionStore:
 
         Raises:
             ImageNotFoundError: unknown image.
+
+        Cancellation: see the module docstring (committed whole or not at all).
         """
         await self._call(
             True, _ops.mark_unreachable, check_id("image_id", image_id), self._now(since)
@@ -332,6 +339,8 @@ class SessionStore:
 
         Raises:
             ImageNotFoundError: unknown image.
+
+        Cancellation: see the module docstring (committed whole or not at all).
         """
         await self._call(True, _ops.mark_reachable, check_id("image_id", image_id), self._now(at))
 
@@ -396,6 +405,8 @@ class SessionStore:
         Raises:
             SessionImageMismatch: the id belongs to another image.
             SessionNotFoundError: no image has it.
+
+        Cancellation: a read; cancelling it leaves the store as it was.
         """
         return await self._call(False, _ops.get_session, *self._key(image_id, session_id))
 
@@ -404,6 +415,8 @@ class SessionStore:
 
         Raises:
             SessionImageMismatch, SessionNotFoundError: as for `get_session`.
+
+        Cancellation: a read; cancelling it leaves the store as it was.
         """
         return await self._call(False, _ops.get_description, *self._key(image_id, session_id))
 
@@ -414,6 +427,8 @@ class SessionStore:
 
         Raises:
             SessionImageMismatch, SessionNotFoundError: as for `get_session`.
+
+        Cancellation: see the module docstring (committed whole or not at all).
         """
         if not isinstance(status, SessionStatus):
             raise InvalidArgumentError(f"status must be a SessionStatus, got {status!r}")
@@ -426,6 +441,8 @@ class SessionStore:
 
         Raises:
             SessionImageMismatch, SessionNotFoundError: as for `get_session`.
+
+        Cancellation: see the module docstring (committed whole or not at all).
         """
         await self._call(True, _ops.touch, *self._key(image_id, session_id), self._now(at))
 
@@ -456,6 +473,8 @@ class SessionStore:
             StateDecodeError: the blob is damaged or from a newer layout (the session stays usable;
                 saving a new state replaces it).
             SessionImageMismatch, SessionNotFoundError: as for `get_session`.
+
+        Cancellation: a read; cancelling it leaves the store as it was.
         """
         return await self._call(False, _ops.load_state, *self._key(image_id, session_id))
 
@@ -467,17 +486,25 @@ class SessionStore:
         Args:
             image_id: the image, or None for every image.
             include_disconnected: also detached, orphaned and closed sessions (default: active only).
+
+        Cancellation: a read; cancelling it leaves the store as it was.
         """
         if image_id is not None:
             check_id("image_id", image_id)
         return await self._call(False, _ops.list_sessions, image_id, bool(include_disconnected))
 
     async def image_session_stats(self, image_id: str) -> ImageSessionStats:
-        """Counts for one image (zeros and last_activity None for an image with no sessions)."""
+        """Counts for one image (zeros and last_activity None for an image with no sessions).
+
+        Cancellation: a read; cancelling it leaves the store as it was.
+        """
         return await self._call(False, _ops.stats, check_id("image_id", image_id))
 
     async def sessions_to_restore(self, image_id: str) -> list[SessionRecord]:
-        """What to re-attach on start or reconnect: sessions not closed, most recently used first."""
+        """What to re-attach on start or reconnect: sessions not closed, most recently used first.
+
+        Cancellation: a read; cancelling it leaves the store as it was.
+        """
         return await self._call(False, _ops.sessions_to_restore, check_id("image_id", image_id))
 
     async def orphan_sessions(
@@ -562,6 +589,8 @@ class SessionStore:
 
         Raises:
             SessionImageMismatch, SessionNotFoundError: `session_id` is not this image's.
+
+        Cancellation: a read; cancelling it leaves the store as it was.
         """
         if session_id is not None:
             check_id("session_id", session_id)
