@@ -220,6 +220,9 @@ class Evaluation:
         try:
             text = vm.send(exc, "messageText")
             message_text = text.s if hasattr(text, "s") else str(text)
+            if not message_text:
+                text = vm.send(exc, "description")
+                message_text = text.s if hasattr(text, "s") else str(text)
         except Exception:
             message_text = exc.cls.name
         selector = receiver_class = None

@@ -211,15 +211,15 @@ def _signal_text(vm: VM, rcv: Obj, text: Any) -> Any:
 @primitive("Exception", "messageText")
 def _message_text(vm: VM, rcv: Obj) -> Any:
     text = rcv.slots[0]
-    if text is not None:
-        return text
-    return vm.send(rcv, "description")
+    return text if text is not None else StString("")
 
 
 @primitive("Exception", "description")
 def _description(vm: VM, rcv: Obj) -> Any:
-    text = rcv.slots[0]
-    return text if text is not None else StString(rcv.cls.name)
+    text = vm.send(rcv, "messageText")
+    if text is None or (type(text) in (StString, str) and not as_text(vm, text)):
+        return StString(rcv.cls.name)
+    return StString(f"{rcv.cls.name}: {as_text(vm, text)}")
 
 
 @primitive("Exception", "messageText:")

@@ -108,7 +108,9 @@ def _oc(vm: VM, items: list[Any]) -> Obj:
 def _bounds(vm: VM, index: Any, size: int) -> bool:
     if type(index) is int and 1 <= index <= size:
         return True
-    vm.signal_error("SubscriptOutOfBounds", f"Index {print_string(vm, index)} out of bounds")
+    vm.signal_error(
+        "SubscriptOutOfBounds", f"{print_string(vm, index)} is not between 1 and {size}"
+    )
     return False
 
 
@@ -862,9 +864,23 @@ def _seq_read_stream(vm: VM, rcv: Obj) -> Obj:
     return Obj(vm.classes["ReadStream"], [], [list(elements(vm, rcv)), 0, False])
 
 
-@primitive("SequenceableCollection", "+", "-", "*", "/")
-def _elementwise(vm: VM, rcv: Obj, other: Any) -> Any:
-    return vm.signal_error("Error", "use collect: for element-wise arithmetic")
+def _elementwise(selector: str) -> Any:
+    def arithmetic(vm: VM, rcv: Any, other: Any) -> Any:
+        items = elements(vm, rcv)
+        if type(other) is Obj and other.cls.kind in (Kind.ARRAY, Kind.ORDERED, Kind.INTERVAL):
+            others = elements(vm, other)
+            if len(others) != len(items):
+                return vm.signal_error("Error", "arguments must be the same size")
+            return _new_like(
+                vm, rcv, [vm.send(a, selector, b) for a, b in zip(items, others, strict=True)], True
+            )
+        return _new_like(vm, rcv, [vm.send(a, selector, other) for a in items], True)
+
+    return arithmetic
+
+
+for _selector in ("+", "-", "*", "/"):
+    primitive("SequenceableCollection", _selector)(_elementwise(_selector))
 
 
 # -- OrderedCollection -----------------------------------------------------------------------------------

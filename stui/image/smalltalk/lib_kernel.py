@@ -14,7 +14,7 @@ from stui.image.smalltalk.printing import Printer
 if TYPE_CHECKING:
     from stui.image.smalltalk.runtime import VM
 
-__all__ = ("as_text", "install_globals", "new_string", "print_string")
+__all__ = ("as_text", "install_globals", "new_string", "print_string", "subscript_error")
 
 
 def install_globals(vm: VM) -> None:
@@ -41,6 +41,13 @@ def print_string(vm: VM, obj: Any) -> str:
 
 def display_string(vm: VM, obj: Any) -> str:
     return Printer(vm, display=True).result(obj)[0]
+
+
+def subscript_error(vm: VM, index: Any, size: int) -> Any:
+    """Signal SubscriptOutOfBounds with Pharo's standard text (``5 is not between 1 and 3``)."""
+    return vm.signal_error(
+        "SubscriptOutOfBounds", f"{print_string(vm, index)} is not between 1 and {size}"
+    )
 
 
 def truth(vm: VM, value: Any) -> bool:
@@ -255,7 +262,7 @@ def _perform_with_arguments(vm: VM, rcv: Any, selector: Any, args: Obj) -> Any:
 def _inst_var_at(vm: VM, rcv: Any, index: int) -> Any:
     if type(rcv) is Obj and type(index) is int and 1 <= index <= len(rcv.slots):
         return rcv.slots[index - 1]
-    return vm.signal_error("SubscriptOutOfBounds", f"Index {index} out of bounds")
+    return subscript_error(vm, index, len(rcv.slots) if type(rcv) is Obj else 0)
 
 
 @primitive("Object", "instVarAt:put:")
@@ -263,7 +270,7 @@ def _inst_var_at_put(vm: VM, rcv: Any, index: int, value: Any) -> Any:
     if type(rcv) is Obj and type(index) is int and 1 <= index <= len(rcv.slots):
         rcv.slots[index - 1] = value
         return value
-    return vm.signal_error("SubscriptOutOfBounds", f"Index {index} out of bounds")
+    return subscript_error(vm, index, len(rcv.slots) if type(rcv) is Obj else 0)
 
 
 @primitive("Object", "instVarNamed:")

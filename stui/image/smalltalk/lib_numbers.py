@@ -92,7 +92,7 @@ def _num_hash(vm: VM, rcv: Any) -> int:
 
 
 def _zero_divide(vm: VM, rcv: Any) -> Any:
-    return vm.signal_error("ZeroDivide", "Division by zero", dividend=rcv)
+    return vm.signal_error("ZeroDivide", None, dividend=rcv)
 
 
 @primitive("Number", "/")

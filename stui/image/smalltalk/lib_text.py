@@ -11,7 +11,7 @@ import re
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from stui.image.smalltalk.lib_kernel import as_text, display_string, print_string
+from stui.image.smalltalk.lib_kernel import as_text, display_string, print_string, subscript_error
 from stui.image.smalltalk.library import primitive
 from stui.image.smalltalk.objects import Block, Char, Kind, Obj, StClass, StString
 
@@ -270,9 +270,7 @@ def _size(vm: VM, rcv: Any) -> int:
 def _at(vm: VM, rcv: Any, index: Any) -> Any:
     text = text_of(rcv) or ""
     if type(index) is not int or not 1 <= index <= len(text):
-        return vm.signal_error(
-            "SubscriptOutOfBounds", f"Index {print_string(vm, index)} out of bounds"
-        )
+        return subscript_error(vm, index, len(text))
     return Char(text[index - 1])
 
 
@@ -281,9 +279,7 @@ def _at_put(vm: VM, rcv: Any, index: Any, ch: Any) -> Any:
     if type(rcv) is str:
         return vm.signal_error("ModificationForbidden", "Symbols are read-only")
     if type(index) is not int or not 1 <= index <= len(rcv.s):
-        return vm.signal_error(
-            "SubscriptOutOfBounds", f"Index {print_string(vm, index)} out of bounds"
-        )
+        return subscript_error(vm, index, len(rcv.s))
     if type(ch) is not Char:
         return vm.signal_error("Error", "Improper store into indexable object")
     rcv.s = rcv.s[: index - 1] + ch.ch + rcv.s[index:]
@@ -351,26 +347,20 @@ def _copy_from_to(vm: VM, rcv: Any, start: int, stop: int) -> Any:
     if stop < start:
         return StString("")
     if not (1 <= start <= len(text) + 1 and 0 <= stop <= len(text)):
-        return vm.signal_error(
-            "SubscriptOutOfBounds", f"Index {stop if stop > len(text) else start} out of bounds"
-        )
+        return subscript_error(vm, stop if stop > len(text) else start, len(text))
     return StString(text[start - 1 : stop])
 
 
 @primitive("String", "first")
 def _first(vm: VM, rcv: Any) -> Any:
     text = text_of(rcv) or ""
-    return (
-        Char(text[0]) if text else vm.signal_error("SubscriptOutOfBounds", "Index 1 out of bounds")
-    )
+    return Char(text[0]) if text else subscript_error(vm, 1, 0)
 
 
 @primitive("String", "last")
 def _last(vm: VM, rcv: Any) -> Any:
     text = text_of(rcv) or ""
-    return (
-        Char(text[-1]) if text else vm.signal_error("SubscriptOutOfBounds", "Index 0 out of bounds")
-    )
+    return Char(text[-1]) if text else subscript_error(vm, 0, 0)
 
 
 @primitive("String", "first:")

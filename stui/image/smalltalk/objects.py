@@ -137,7 +137,10 @@ def range_items(data: tuple[Any, Any, Any]) -> list[Any]:
     items = []
     n = int((stop - start) // step) + 1 if step != 0 else 0
     for i in range(max(n, 0)):
-        items.append(start + i * step)
+        value = start + i * step
+        if type(value) is not int and type(value) is not float and value.denominator == 1:
+            value = int(value)
+        items.append(value)
     return items
 
 

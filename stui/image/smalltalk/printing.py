@@ -8,6 +8,8 @@ messages, so user classes print their own way, also inside collections.
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -56,18 +58,30 @@ class PrintLimitReached(Exception):
 
 
 def float_print(f: float) -> str:
-    """Pharo's shortest round-trip float syntax: ``0.1``, ``100.0``, ``1.0e16``, ``1.0e-5``."""
+    """Pharo's float syntax: shortest round-trip digits, fixed notation for 1e-4 <= |f| < 1e6.
+
+    Pharo (Float>>absPrintExactlyOn:base:) prints fixed when the count of integer digits is between
+    -3 and 6, else ``d.ddde<exp>``; infinities and NaN print as the expressions that make them.
+    """
     if f != f:
         return "Float nan"
-    if f in (float("inf"), float("-inf")):
-        return "Float infinity" if f > 0 else "Float negativeInfinity"
-    r = repr(f)
-    if "e" in r:
-        mantissa, exponent = r.split("e")
-        if "." not in mantissa:
-            mantissa += ".0"
-        return f"{mantissa}e{int(exponent)}"
-    return r
+    if f in (math.inf, -math.inf):
+        return "Float infinity" if f > 0 else "Float infinity negated"
+    sign = "-" if math.copysign(1.0, f) < 0 else ""
+    f = abs(f)
+    if f == 0.0:
+        return sign + "0.0"
+    _, digit_tuple, exponent = Decimal(repr(f)).as_tuple()
+    digits = "".join(map(str, digit_tuple)).rstrip("0") or "0"
+    assert isinstance(exponent, int)
+    point = len(digit_tuple) + exponent  # digits before the decimal point
+    if -3 <= point <= 6:
+        if point <= 0:
+            return f"{sign}0.{'0' * -point}{digits}"
+        if len(digits) <= point:
+            return f"{sign}{digits}{'0' * (point - len(digits))}.0"
+        return f"{sign}{digits[:point]}.{digits[point:]}"
+    return f"{sign}{digits[0]}.{digits[1:] or '0'}e{point - 1}"
 
 
 def char_print(c: Char) -> str:
@@ -263,10 +277,7 @@ class Printer:
         elif base == "SmalltalkImage":
             self.write("Smalltalk")
         elif cls.inherits_from(self.vm.classes["Exception"]):
-            text = obj.slots[0]
-            if text is None and cls.builtin_name == "MessageNotUnderstood":
-                text = self.vm.send(obj, "messageText")
-            self.write(cls.name if text is None else f"{cls.name}: {_text_of(text)}")
+            self.write(_text_of(self.vm.send(obj, "description")))
         elif base == "Message":
             self.write(obj.slots[0])
             args = obj.slots[1].data if obj.slots[1] is not None else []
