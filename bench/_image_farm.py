@@ -14,6 +14,7 @@ over a few processes (`ImageFarm(servers=...)`) keeps one image process from bec
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import signal
 import subprocess
@@ -82,7 +83,7 @@ class ImageFarm:
         self.start_timeout = start_timeout
         self.images: list[FarmImage] = []
         self.startup_seconds = 0.0
-        self._tick = tick
+        self.tick = tick
         self._procs: list[subprocess.Popen[str]] = []
 
     @property
@@ -138,8 +139,8 @@ class ImageFarm:
             if line == "READY":
                 return found
             found.append(FarmImage(**json.loads(line)))
-            if self._tick is not None:
-                self._tick(1)
+            if self.tick is not None:
+                self.tick(1)
         raise TimeoutError(f"image farm {proc.pid} not ready after {self.start_timeout} s")
 
     def __exit__(
@@ -172,11 +173,15 @@ def _raise_limits() -> None:
 
 async def _serve(count: int, start: int, transport: str, prefix: str, farm: int) -> None:
     import trio
+    from stui.actors.zmq_trio import new_context
 
-    from stui.image import ImageServerConfig, serve_image
+    from stui.image.config import ImageServerConfig
+    from stui.image.server import serve_image
 
     zmq_address = "tcp://127.0.0.1:0" if transport in ("zmq", "both") else None
     ws_address = "ws://127.0.0.1:0/stui" if transport in ("ws", "both") else None
+    # One context (one I/O thread, MAX_SOCKETS raised) for all the images of this process.
+    context = new_context()
     async with trio.open_nursery() as nursery:
         for i in range(start, start + count):
             config = ImageServerConfig(
@@ -186,7 +191,7 @@ async def _serve(count: int, start: int, transport: str, prefix: str, farm: int)
                 write_connection_file=False,
                 shutdown_grace=0.0,
             )
-            info = await nursery.start(serve_image, config)
+            info = await nursery.start(functools.partial(serve_image, config, zmq_context=context))
             line = {
                 "name": info.name,
                 "image_id": info.image_id,

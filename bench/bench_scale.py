@@ -1,0 +1,215 @@
+"""Scenario 2, scale: N images in one client process — connect time, idle cost, memory, load.
+
+    python bench/bench_scale.py --images 100
+    python bench/bench_scale.py --images 1000 --duration 10
+    python bench/bench_scale.py --images 5000 --servers 4 --duration 10      # the stretch goal
+
+The images are reference images served by `--servers` child processes (bench/_image_farm.py), so the
+client's CPU and memory are its own. The client is one `stui.open_supervisor()` with N image actors.
+
+Phases and what each reports:
+
+1. connect: all N `sup.connect()` calls at once (or `--concurrency` at a time): time until the last is
+   CONNECTED (target < 5 s for 1,000), and the curve of connected images over time.
+2. memory: RSS of this process after connecting minus before, divided by N (target < 100 KiB/image).
+3. idle: nothing but heartbeats every `--heartbeat-interval` s for `--duration` s: CPU of this process
+   (all threads, ZeroMQ's I/O thread included) as % of one core (target < 10% at 1 s, 1,000 images),
+   sampled every second; and any image that left CONNECTED (a false positive).
+4. busy: every image gets its own task sending sequential requests (`--busy-request eval|ping`) for
+   `--duration` s: aggregate requests/s and p50/p99 latency under that load.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import trio
+from _harness import CpuMeter, LatencyStats, Run, base_parser, progress, rss_bytes
+from _image_farm import ImageFarm
+from _stack import EventLog, StackOps, connect_all, open_bench_supervisor
+from stui.protocol import ConnectionStatus
+
+
+def _default_servers(images: int) -> int:
+    return max(1, min(8, math.ceil(images / 500)))
+
+
+async def _measure(run: Run, farm: ImageFarm) -> None:
+    args = run.args
+    n = len(farm.images)
+    async with open_bench_supervisor() as sup, trio.open_nursery() as nursery:
+        log = EventLog()
+        await nursery.start(log.collect, sup)
+        rss_before = rss_bytes()
+
+        # 1. connect
+        targets = [(im.name, im.address(args.transport), b"") for im in farm.images]
+        with progress(n, "connecting", enabled=run.show_progress, unit="img") as bar:
+            timings = await connect_all(
+                sup,
+                targets,
+                heartbeat_interval=args.heartbeat_interval,
+                concurrency=args.concurrency,
+                tick=bar.update,
+            )
+        ok = [t for t in timings if t.ok]
+        failed = [t for t in timings if not t.ok]
+        connect_all_s = ok[-1].done_at if ok else math.nan
+        run.record("connect_times_s", [round(t.done_at, 4) for t in ok])
+        run.record("connect_failures", [{"name": t.name, "error": t.error} for t in failed[:20]])
+        run.metric("images connected", len(ok), f"of {n}", target=f"= {n}", ok=len(ok) == n)
+        target_s = 5.0 * max(1, n / 1000)
+        run.metric(
+            "time to connect all",
+            connect_all_s,
+            "s",
+            target=f"< {target_s:g} s" + ("" if n == 1000 else " (5 s per 1,000)"),
+            ok=connect_all_s < target_s,
+        )
+        if failed:
+            run.note(f"{len(failed)} connections failed; first: {failed[0].error}")
+
+        # 2. memory
+        rss_after = rss_bytes()
+        per_image_kib = (rss_after - rss_before) / max(1, len(ok)) / 1024
+        run.record("rss_bytes", {"before": rss_before, "after": rss_after})
+        run.metric(
+            "client RSS per image", per_image_kib, "KiB", target="< 100 KiB", ok=per_image_kib < 100
+        )
+
+        # 3. idle heartbeat CPU
+        await trio.sleep(min(2.0, args.heartbeat_interval * 2))  # let the first pings settle
+        idle_start = time.perf_counter()
+        samples: list[float] = []
+        whole = CpuMeter()
+        with progress(args.duration, "idle heartbeats", enabled=run.show_progress, unit="s") as bar:
+            while time.perf_counter() - idle_start < args.duration:
+                second = CpuMeter()
+                await trio.sleep(min(1.0, args.duration))
+                samples.append(second.percent_of_one_core())
+                bar.update(1)
+        idle_cpu = whole.percent_of_one_core()
+        run.record("idle_cpu_samples_pct", samples)
+        run.metric(
+            f"idle CPU, heartbeat every {args.heartbeat_interval:g} s",
+            idle_cpu,
+            "% of one core",
+            target="< 10% (1,000 images, 1 s)",
+            ok=idle_cpu < 10 if n >= 1000 and args.heartbeat_interval <= 1 else None,
+        )
+        pings_per_s = len(ok) / args.heartbeat_interval
+        run.record("idle_cpu_us_per_heartbeat", idle_cpu / 100 * 1e6 / max(pings_per_s, 1e-9))
+
+        # 4. busy
+        latencies: list[float] = []
+        errors: list[str] = []
+        stop_at = time.perf_counter() + args.duration
+
+        async def worker(ops: StackOps) -> None:
+            op = ops.evaluate if args.busy_request == "eval" else ops.ping
+            clock = time.perf_counter
+            while True:
+                t0 = clock()
+                if t0 >= stop_at:
+                    return
+                try:
+                    await op()
+                except Exception as exc:
+                    errors.append(f"{type(exc).__name__}: {exc}")
+                    await trio.sleep(0.01)
+                    continue
+                latencies.append(clock() - t0)
+
+        busy_cpu = CpuMeter()
+        t_busy = time.perf_counter()
+        with progress(args.duration, "busy", enabled=run.show_progress, unit="s") as bar:
+            async with trio.open_nursery() as workers:
+                for t in ok:
+                    workers.start_soon(worker, StackOps(sup, t.name))
+                while time.perf_counter() < stop_at:
+                    await trio.sleep(1)
+                    bar.update(1)
+        busy_s = time.perf_counter() - t_busy
+        busy_cpu_pct = busy_cpu.percent_of_one_core()
+        stats = LatencyStats.from_seconds(latencies)
+        run.record("busy_latency", stats)
+        run.record("busy_errors", {"count": len(errors), "first": errors[:5]})
+        run.record("busy_client_cpu_pct", busy_cpu_pct)
+        rate = len(latencies) / busy_s
+        run.metric(f"requests/s, all images busy ({args.busy_request})", rate, "req/s")
+        run.metric("busy p50", stats.p50_us, "µs")
+        run.metric("busy p99", stats.p99_us, "µs")
+        if errors:
+            run.note(f"{len(errors)} requests failed under load; first: {errors[0]}")
+
+        # False positives: an image that left CONNECTED while its server was alive the whole time.
+        lost = sorted({ev.name for _, ev in log.status if ev.old is ConnectionStatus.CONNECTED})
+        run.metric("false positives (images declared lost)", len(lost), "", target="0", ok=not lost)
+        run.record("false_positive_images", lost[:50])
+        run.record("health_changes", len(log.health))
+        still = sum(1 for s in sup.images() if s.status is ConnectionStatus.CONNECTED)
+        run.record("connected_at_end", still)
+        nursery.cancel_scope.cancel()
+
+    def draw(fig) -> None:  # type: ignore[no-untyped-def]
+        ax1, ax2, ax3 = fig.subplots(1, 3)
+        ts = [t.done_at for t in ok]
+        ax1.plot(ts, range(1, len(ts) + 1))
+        ax1.set_xlabel("seconds since first connect")
+        ax1.set_ylabel("images connected")
+        ax1.set_title(f"connect: all {len(ok)} in {connect_all_s:.2f} s")
+        ax2.plot(range(1, len(samples) + 1), samples, marker=".")
+        ax2.axhline(10, color="red", linestyle="--", linewidth=1, label="target 10%")
+        ax2.set_ylim(bottom=0)
+        ax2.set_xlabel("second of idle window")
+        ax2.set_ylabel("client CPU, % of one core")
+        ax2.set_title(f"idle heartbeats: {idle_cpu:.1f}% avg")
+        ax2.legend()
+        if latencies:
+            us = [x * 1e6 for x in latencies]
+            lo, hi = max(min(us), 1), max(us)
+            bins = [lo * (hi / lo) ** (i / 60) for i in range(61)] if hi > lo else 10
+            ax3.hist(us, bins=bins)
+            ax3.set_xscale("log")
+        ax3.set_xlabel("latency (µs, log)")
+        ax3.set_ylabel("requests")
+        ax3.set_title(f"busy: {rate:,.0f} req/s, p99 {stats.p99_us / 1000:.1f} ms")
+
+    run.plot(draw, figsize=(15, 4.5))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = base_parser(__doc__.splitlines()[0], images=100, duration=5.0)
+    parser.add_argument(
+        "--servers", type=int, default=0, help="image-server processes (0: one per 500 images)"
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=0, help="connections opened at once (0: all)"
+    )
+    parser.add_argument(
+        "--busy-request", choices=("eval", "ping"), default="eval", help="request of the busy phase"
+    )
+    args = parser.parse_args(argv)
+    servers = args.servers or _default_servers(args.images)
+    args.servers = servers
+    run = Run("scale", args)
+    farm = ImageFarm(args.images, transport=args.transport, servers=servers)
+    try:
+        with progress(args.images, "starting images", enabled=run.show_progress, unit="img") as bar:
+            farm.tick = bar.update
+            farm.__enter__()
+        run.record("farm", {"servers": servers, "startup_s": farm.startup_seconds})
+        trio.run(_measure, run, farm)
+    finally:
+        farm.__exit__(None, None, None)
+    run.write()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
