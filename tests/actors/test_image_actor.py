@@ -20,6 +20,8 @@ from stui.actors.events import EventBus, Subscription
 from stui.actors.image import ActorSettings, ImageActor
 from stui.protocol import (
     ConnectImage,
+    ConnectionHealth,
+    ConnectionStatus,
     Error,
     ErrorCode,
     EvalMode,
@@ -32,14 +34,11 @@ from stui.protocol import (
     SessionOrphaned,
     TranscriptReceived,
 )
-from stui.protocol import (
-    ConnectionHealth as H,
-)
-from stui.protocol import (
-    ConnectionStatus as S,
-)
 
 from .fake_image import FakeImage
+
+H = ConnectionHealth
+S = ConnectionStatus
 
 SETTINGS = ActorSettings(connect_timeout=2.0, reconnect_initial=0.1, reconnect_max=0.5)
 

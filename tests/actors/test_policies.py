@@ -13,18 +13,17 @@ from stui.actors.events import EventBus
 from stui.actors.heartbeat import TRANSITIONS, HeartbeatPolicy, LinkState, run_heartbeat
 from stui.actors.session_cache import SavedContext, SessionCache
 from stui.protocol import (
-    ConnectionHealth as H,
-)
-from stui.protocol import (
-    ConnectionStatus as S,
-)
-from stui.protocol import (
+    ConnectionHealth,
+    ConnectionStatus,
     ContextSwitched,
     ImageHealthChanged,
     ImageStatusChanged,
     SessionStatus,
     SessionSummary,
 )
+
+H = ConnectionHealth
+S = ConnectionStatus
 
 # -- backoff -----------------------------------------------------------------------------------------
 

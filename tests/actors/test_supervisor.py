@@ -19,6 +19,7 @@ from stui.protocol import (
     CleanupImageSessions,
     CleanupReport,
     ConnectImage,
+    ConnectionStatus,
     ContextSwitched,
     DisconnectImage,
     Error,
@@ -33,13 +34,12 @@ from stui.protocol import (
     SessionStatus,
     SwitchImageContext,
 )
-from stui.protocol import (
-    ConnectionStatus as S,
-)
 
 import stui
 
 from .fake_image import FakeImage
+
+S = ConnectionStatus
 
 CONFIG = SupervisorConfig(
     connect_timeout=2.0,
