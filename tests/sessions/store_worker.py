@@ -4,7 +4,7 @@ Used by the crash and concurrency tests; not a test module itself. Each line is 
 only after the store call returned, so every line the parent reads is a write the store acknowledged.
 
     python store_worker.py run <db> <tag> <seconds> [tasks]   write for a while, then print DONE
-    python store_worker.py forkserver <db>                     read "<tag>" lines on stdin; for each,
+    python store_worker.py forkserver <db>                     read "<tag> [db]" lines on stdin; for each,
         fork a child that writes forever (prints "P <tag> <pid>" first); after the parent test kills
         it, print "X <tag>" so the reader knows every line of that child is already in the pipe.
 
@@ -60,14 +60,15 @@ async def run(db: str, tag: str, seconds: float, tasks: int) -> None:
 
 def forkserver(db: str) -> None:
     for line in sys.stdin:
-        tag = line.strip()
-        if not tag:
+        words = line.split()
+        if not words:
             continue
+        tag, target = words[0], (words[1] if len(words) > 1 else db)
         pid = os.fork()
         if pid == 0:  # child: write until killed
             try:
                 out(f"P {tag} {os.getpid()}")
-                trio.run(run, db, tag, 3600.0, 2)
+                trio.run(run, target, tag, 3600.0, 2)
             finally:
                 os._exit(1)
         os.waitpid(pid, 0)
