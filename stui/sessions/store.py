@@ -125,15 +125,18 @@ async def open_session_store(
     target: Path | str = default_store_path() if path is None else path
     if str(target) != ":memory:":
         target = Path(target)
+    # The store's own limiter: its single thread never waits behind other users of trio's default
+    # limiter (a REPL prompt thread, say), and never runs twice at once.
+    limiter = trio.CapacityLimiter(1)
     conn, recovered = await trio.to_thread.run_sync(
-        functools.partial(open_database, target, durable=durable, now=clock())
+        functools.partial(open_database, target, durable=durable, now=clock()), limiter=limiter
     )
     try:
         send, receive = trio.open_memory_channel[Job](_QUEUE_SIZE)
         store = SessionStore(target, recovered, send, clock)
         with _collapse_single_group():
             async with trio.open_nursery() as nursery:
-                nursery.start_soon(_serve, conn, receive, target)
+                nursery.start_soon(_serve, conn, receive, target, limiter)
                 try:
                     yield store
                 finally:
@@ -141,7 +144,7 @@ async def open_session_store(
                     send.close()  # the actor serves what is queued, then ends
     finally:
         with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(conn.close)
+            await trio.to_thread.run_sync(conn.close, limiter=limiter)
 
 
 @contextmanager
@@ -167,7 +170,10 @@ def _collapse_single_group() -> Iterator[None]:
 
 
 async def _serve(
-    conn: sqlite3.Connection, receive: trio.MemoryReceiveChannel[Job], path: Path | str
+    conn: sqlite3.Connection,
+    receive: trio.MemoryReceiveChannel[Job],
+    path: Path | str,
+    limiter: trio.CapacityLimiter,
 ) -> None:
     """The actor: the only code that touches `conn`, one batch at a time."""
     batch: list[Job] = []
@@ -182,7 +188,7 @@ async def _serve(
                         break
                 # Not abandoned on cancel: the thread finishes before we go on, so the connection
                 # is never used by two threads, and every job of the batch gets its outcome.
-                await trio.to_thread.run_sync(run_batch, conn, batch, path)
+                await trio.to_thread.run_sync(run_batch, conn, batch, path, limiter=limiter)
                 for j in batch:
                     j.done.set()
                 batch = []
