@@ -587,3 +587,14 @@ async def test_100_images_of_100_sessions_load_well_under_a_second(tmp_path: Pat
     elapsed = time.perf_counter() - start
     assert len(everything) == 10_000 and sum(map(len, restore)) == 10_000
     assert elapsed < 1.0, f"{elapsed:.3f} s"  # ~0.15 s measured on two shared cores
+
+
+async def test_store_does_not_depend_on_trios_default_thread_limiter(tmp_path: Path) -> None:
+    """A REPL holding trio's default thread tokens (a prompt thread) must not stall the store."""
+    default = trio.to_thread.current_default_thread_limiter()
+    default.total_tokens = 1
+    async with default:  # every default token taken
+        with trio.fail_after(10):
+            async with open_session_store(tmp_path / "s.sqlite3") as store:
+                await store.upsert_image(ImageRecord(image_id="A"))
+                assert await store.add_history("A", None, "still works") == 1
