@@ -184,6 +184,7 @@ class Supervisor:
         self._zmq_context = zmq_context
         self._bus = EventBus()
         self._slots: dict[str, _Slot] = {}
+        self._connecting: set[str] = set()  # names given to connect() calls still in progress
         self._order = 0
         self._current: str | None = None
         self._closing = False
@@ -227,7 +228,7 @@ class Supervisor:
         """
         if self._closing:
             raise StuiError("the supervisor is shutting down")
-        if name and name in self._slots:
+        if name and (name in self._slots or name in self._connecting):
             raise StuiError(f"an image named {name!r} is already connected")
         spec = ConnectImage(
             address=address,
@@ -250,6 +251,7 @@ class Supervisor:
             client_id=self._link_client_id(name or address),
             open_link=open_link,
         )
+        self._connecting.add(name)
         try:
             actor: ImageActor = await self._nursery.start(self._run_slot, slot)
         except BaseException as exc:
@@ -257,6 +259,8 @@ class Supervisor:
             if leaf is not exc and isinstance(leaf, Exception):
                 raise leaf from None
             raise
+        finally:
+            self._connecting.discard(name)
         final = actor.name
         if final in self._slots:  # the announced name is taken: make it unique
             n = 2

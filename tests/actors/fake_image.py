@@ -15,6 +15,7 @@ import contextlib
 import itertools
 from collections.abc import AsyncIterator
 
+import cbor2
 import trio
 from stui.actors.errors import TransportClosed, TransportConnectError
 from stui.actors.transport import MemoryTransport, memory_transport_pair
@@ -100,6 +101,12 @@ class FakeImage:
         for link in list(self.links):
             with contextlib.suppress(TransportClosed):
                 await link.send(encode(ImageShutdown(reason=reason), key=self.key))
+
+    async def inject(self, data: bytes) -> None:
+        """Send raw bytes to every connected client."""
+        for link in list(self.links):
+            with contextlib.suppress(TransportClosed):
+                await link.send(data)
 
     async def expire(self, session_id: str) -> None:
         self.sessions.pop(session_id, None)
@@ -251,6 +258,14 @@ class FakeImage:
             )
             return
         source = msg.source
+        if source == "pong":  # a reply of the wrong type
+            await self._reply(link, rid, Pong(timestamp=0.0, image_time=0.0))
+            return
+        if source == "badreply":  # a malformed reply whose request id can still be read
+            payload = cbor2.dumps({"type": "EvalResult", "id": rid, "body": {"print_string": 5}})
+            with contextlib.suppress(TransportClosed):
+                await link.send(cbor2.dumps({"v": 1, "msg": payload}))
+            return
         with trio.CancelScope() as scope:
             self._running[(conn, rid)] = scope
             if source.startswith("sleep:"):

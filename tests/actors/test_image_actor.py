@@ -33,6 +33,7 @@ from stui.protocol import (
     Ping,
     SessionOrphaned,
     TranscriptReceived,
+    encode,
 )
 
 from .fake_image import FakeImage
@@ -427,3 +428,50 @@ async def test_requests_after_stop_fail(nursery, autojump_clock):
     with pytest.raises(ImageDisconnected):
         await actor.evaluate("1")
     actor.stop()  # idempotent
+
+
+async def test_bad_frames_from_the_image_fail_only_what_they_name(nursery, autojump_clock):
+    fake = FakeImage(nursery)
+    async with actor_on(fake) as (actor, _):
+        await fake.inject(b"\xff not cbor at all")
+        await fake.inject(
+            encode(Hello(client_id="x"), request_id=99)
+        )  # a request: not for a client
+        await trio.testing.wait_all_tasks_blocked()
+        assert actor.bad_frames == 2
+        with pytest.raises(ImageProtocolError, match="bad reply"):
+            await actor.evaluate("badreply")
+        with pytest.raises(ImageProtocolError, match="answered with Pong"):
+            await actor.evaluate("pong")
+        assert actor.bad_frames == 3
+        assert actor.status().status is S.CONNECTED
+        assert (await actor.evaluate("2 + 3")).print_string == "5"
+
+
+class BrokenStore:
+    """A session store whose every call fails, like a full disk."""
+
+    def __getattr__(self, name: str):
+        async def fail(*args, **kwargs):
+            raise OSError(f"{name}: disk full")
+
+        return fail
+
+
+async def test_a_failing_store_is_logged_never_fatal(nursery, autojump_clock, caplog):
+    fake = FakeImage(nursery)
+    actor = ImageActor(
+        ConnectImage(address="memory://x", name="alpha"),
+        client_id="c",
+        settings=SETTINGS,
+        store=BrokenStore(),
+        open_link=fake.open_link,
+    )
+    await nursery.start(actor.serve)
+    assert (await actor.evaluate("1 + 1")).print_string == "2"
+    fake.kill()
+    await trio.sleep(1)
+    assert actor.status().status is S.CONNECTED
+    failed = {r.getMessage() for r in caplog.records if "session store" in r.getMessage()}
+    assert {"session store: record_image failed", "session store: add_history failed"} <= failed
+    actor.stop()

@@ -91,6 +91,19 @@ async def test_names_are_unique(nursery, autojump_clock):
         assert second.name == "alpha-2"
         with pytest.raises(StuiError, match="already connected"):
             await connect_fake(sup, a1, name="alpha")
+        # two concurrent connects under one name: exactly one wins
+        outcomes = []
+
+        async def attempt() -> None:
+            try:
+                outcomes.append((await connect_fake(sup, a2, name="same")).name)
+            except StuiError as exc:
+                outcomes.append(type(exc).__name__)
+
+        async with trio.open_nursery() as n:
+            n.start_soon(attempt)
+            n.start_soon(attempt)
+        assert sorted(outcomes) == ["StuiError", "same"]
 
 
 async def test_connect_errors_surface_and_leave_nothing_listed(nursery, autojump_clock):
