@@ -264,7 +264,7 @@ class Repl:
         self, snapshot: tuple[list[ImageConnectionStatus], str | None, str, list[tuple[str, str]]]
     ) -> None:
         images, current, label, choices = snapshot
-        self.images = {status.name: status for status in images}
+        self.images = {status.name: status for status in sorted(images, key=lambda s: s.name)}
         self.current = current
         self.session_label = label
         self.session_choices = choices
@@ -494,7 +494,10 @@ class Repl:
             case _:
                 return notice_fragments(f"internal error: {type(exc).__name__}: {exc}", "bad")
 
-    def _on_sigint(self) -> None:
+    def request_interrupt(self) -> None:
+        """What Ctrl-C during an evaluation does (the SIGINT handler calls it): interrupt and return.
+
+        Call it on the REPL's loop (`loop.call_soon_threadsafe` from another thread)."""
         if self._evaluating:
             self._interrupt.set()
 
@@ -568,7 +571,7 @@ class Repl:
         with create_app_session(input=self._input, output=self._output):
             loop = asyncio.get_running_loop()
             if self._handle_signals:
-                loop.add_signal_handler(signal.SIGINT, self._on_sigint)
+                loop.add_signal_handler(signal.SIGINT, self.request_interrupt)
             try:
                 return await self._loop(banner)
             finally:

@@ -252,10 +252,26 @@ def run_repl(
     output: Output | None = None,
     handle_signals: bool = True,
     launcher: LocalImageLauncher | None = None,
+    on_start: Callable[[Repl], object] | None = None,
 ) -> int:
-    """Run the REPL until Ctrl-D or `:quit`; returns the process exit status."""
+    """Run the REPL until Ctrl-D or `:quit`; returns the process exit status.
+
+    Args:
+        options: what the command line decided.
+        input, output: prompt_toolkit input and output; None for the terminal.
+        handle_signals: handle SIGINT (Ctrl-C during an evaluation); only in the main thread.
+        launcher: starts local images; None for `stui image serve` subprocesses.
+        on_start: called with the `Repl` once it exists (tests drive it from another thread).
+    """
     return asyncio.run(
-        _main(options, input=input, output=output, handle_signals=handle_signals, launcher=launcher)
+        _main(
+            options,
+            input=input,
+            output=output,
+            handle_signals=handle_signals,
+            launcher=launcher,
+            on_start=on_start,
+        )
     )
 
 
@@ -266,6 +282,7 @@ async def _main(
     output: Output | None,
     handle_signals: bool,
     launcher: LocalImageLauncher | None,
+    on_start: Callable[[Repl], object] | None = None,
 ) -> int:
     guest: TrioGuest[Backend] = TrioGuest()
     try:
@@ -279,6 +296,8 @@ async def _main(
     repl = Repl(
         backend, guest, options.config, input=input, output=output, handle_signals=handle_signals
     )
+    if on_start is not None:
+        on_start(repl)
     banner: list[tuple[str, str]] = []
     if options.banner:
         banner = _banner(backend)
@@ -298,7 +317,7 @@ async def _main(
 def _banner(backend: Backend) -> list[tuple[str, str]]:
     import stui
 
-    names = [s.name for s in backend.sup.images()]
+    names = sorted(s.name for s in backend.sup.images())
     lines = [
         (
             f"stui {stui.__version__} — images: {', '.join(names) or 'none'}. :help for commands, Ctrl-D to quit.",

@@ -63,9 +63,14 @@ def error_fragments(error: Error, source: str | None = None) -> StyleAndTextTupl
     """An image's error: `Class: message`, the caret for a positioned error, a few stack lines."""
     details = error.details
     error_class = (details.error_class if details else None) or error.code.value
+    message = error.message
+    if message.startswith(error_class + ":"):  # some images put the class in the text already
+        message = message[len(error_class) + 1 :].lstrip()
+    if message == error_class:
+        message = ""
     fragments: StyleAndTextTuples = [
         ("class:error.class", error_class),
-        ("class:error", f": {error.message}" if error.message else ""),
+        ("class:error", f": {message}" if message else ""),
     ]
     if details is not None and details.position is not None and source:
         line, caret = caret_lines(source, details.position)

@@ -1,0 +1,184 @@
+"""The REPL end to end: pipe input in, captured output out, against real reference image subprocesses."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from pathlib import Path
+
+from stui.config import load_config
+from stui.image.launcher import ImageProcess
+from stui.repl.main import ConnectTarget, ReplOptions
+from tests.repl.repl_driver import ReplDriver
+
+
+def make_options(
+    images: dict[str, ImageProcess],
+    *,
+    names: tuple[str, ...] = ("alpha", "beta"),
+    store: bool = True,
+    **repl: object,
+) -> ReplOptions:
+    config = load_config()
+    config = dataclasses.replace(
+        config, repl=dataclasses.replace(config.repl, toolbar=False, **repl)
+    )
+    targets = tuple(
+        ConnectTarget(name=n, address=images[n].address, key=images[n].key) for n in names
+    )
+    return ReplOptions(config=config, local_images=(), extra_targets=targets, use_store=store)
+
+
+def test_evaluate_print_errors_and_multiline(images: dict[str, ImageProcess]) -> None:
+    with ReplDriver(make_options(images)) as d:
+        d.result("3 + 4", "7")
+        d.result("'hello' , ' world'", "'hello world'")
+        # an unfinished input continues on the next line; Enter on the complete one runs it all
+        d.type("#(1 2 3) inject: 0 into: [:a :b |\r")
+        d.result("a + b]", "6")
+        # Esc-Enter keeps a statement sequence open
+        d.type("| t |\x1b\rt := 5.\x1b\r")
+        d.result("t * t", "25")
+        out = d.output_of("1/0")
+        assert "ZeroDivide" in out
+        out = d.output_of("3 + * 4")
+        lines = out.splitlines()
+        error = next(i for i, line in enumerate(lines) if "Error" in line or "error" in line)
+        assert lines[error + 1].strip() == "3 + * 4"
+        caret = lines[error + 2]
+        assert caret.strip() == "^"
+        assert caret.index("^") - lines[error + 1].index("3") in (3, 4)
+        # Execute mode prints no printString
+        out = d.run(":exec 6 * 7", "alpha:main ●>")
+        assert "42" not in out.replace("6 * 7", "")
+        d.type("Transcript show: 'from F5'\x1b[15~")
+        d.wait_for("from F5")
+
+
+def test_images_switching_isolation_and_mistakes(images: dict[str, ImageProcess]) -> None:
+    with ReplDriver(make_options(images)) as d:
+        d.result("x := 42", "42")
+        table = d.output_of(":images").splitlines()
+        at = next(i for i, line in enumerate(table) if line.split()[:2] == ["image", "address"])
+        header, rows = table[at], table[at + 1 : at + 3]
+        assert header.split() == [
+            "image",
+            "address",
+            "transport",
+            "status",
+            "health",
+            "rtt",
+            "sessions",
+        ]
+        assert rows[0].split()[:2] == ["*●", "alpha"] and images["alpha"].address in rows[0]
+        assert "connected" in rows[0] and "zmq" in rows[0]
+        d.run(":use beta", "now on beta:main")
+        d.result("x", "nil")  # beta's workspace never saw x
+        d.run(":use alpha", "now on alpha:main")
+        d.result("x", "42")
+        d.run(":use gamma", "no image called 'gamma'; images: alpha, beta")
+        d.run(":uze beta", "unknown command :uze; did you mean :use?")
+        d.run(":use", "usage: :use NAME")
+        d.run(":session frobnicate", "usage: :session new [NAME]")
+        d.run(":cleanup", "usage: :cleanup NAME [--force] [--keep-active]")
+        d.run(":help use", "switch to another image")
+        out = d.run(":help", "Ctrl-D quits.")
+        assert ":images" in out and ":inspect EXPR | N | back" in out
+        # Ctrl-C at the prompt clears the line
+        d.type("garbage")
+        d.type("\x03")
+        d.result("3 + 4", "7")
+
+
+def test_sessions_new_attach_close_stats_cleanup(images: dict[str, ImageProcess]) -> None:
+    with ReplDriver(make_options(images)) as d:
+        d.result("y := 1", "1")
+        d.run(":session new scratch", "new session")
+        d.wait_for("alpha:scratch ●>")
+        d.result("y", "nil")
+        out = d.output_of(":sessions")
+        assert "main" in out and "scratch" in out and out.count("active") == 2
+        assert d.repl is not None
+        main_id = next(sid for sid, name in d.repl.session_choices if name == "main")
+        scratch_id = next(sid for sid, name in d.repl.session_choices if name == "scratch")
+        d.run(f":session attach {main_id[:6]}", f"attached session {main_id}")
+        d.wait_for("alpha:main ●>")
+        d.result("y", "1")
+        d.run(f":session close {scratch_id}", f"closed session {scratch_id}")
+        stats = [line.split() for line in d.output_of(":stats alpha").splitlines()]
+        at = next(i for i, words in enumerate(stats) if words[:1] == ["image"])
+        header, row = stats[at], stats[at + 1]
+        assert header[:4] == ["image", "total", "active", "orphaned"]
+        assert row[:2] == ["alpha", "1"]
+        d.run(":cleanup alpha", "alpha: closed nothing")
+        out = d.output_of(":sessions all")
+        assert "beta" in out and "alpha" in out
+        d.run(":sessions nowhere", "no image called 'nowhere'")
+
+
+def test_inspect_drill_down_and_back(images: dict[str, ImageProcess]) -> None:
+    with ReplDriver(make_options(images)) as d:
+        out = d.output_of(":inspect Array with: 'abc' with: 3 @ 4")
+        assert "Array" in out
+        assert "'abc'" in out and "3@4" in out
+        out = d.output_of(":inspect 2")
+        assert "Point" in out and "x: 3" in out and "y: 4" in out
+        out = d.output_of(":inspect 1")
+        assert "has no slots to open" in out
+        d.run(":inspect 9", "slot 9 does not exist; 1 to 2")
+        out = d.output_of(":inspect back")
+        assert "Array" in out
+        d.run(":inspect back", "left the inspector")
+        d.run(":inspect", "usage: :inspect EXPR")
+
+
+def test_interrupt_returns_to_the_prompt_and_the_image_goes_on(
+    images: dict[str, ImageProcess],
+) -> None:
+    with ReplDriver(make_options(images)) as d:
+        d.type("[true] whileTrue\r")
+        d.wait_for("[true] whileTrue\n")
+        time.sleep(0.3)
+        assert d.repl is not None
+        d.call_in_loop(d.repl.request_interrupt)
+        d.wait_for("Interrupted")
+        d.result("3 + 4", "7")
+        d.run(":interrupt", "nothing is running on alpha")
+
+
+def test_history_is_per_image_and_survives_a_restart(images: dict[str, ImageProcess]) -> None:
+    options = make_options(images)
+    with ReplDriver(options) as d:
+        d.result("100 factorial printString size", "158")
+        d.run(":use beta", "now on beta")
+        d.result("'only on beta' size", "12")
+    with ReplDriver(options) as d:
+        wait_history_loaded(d, "alpha")
+        d.type("\x1b[A\x1b[A\r")  # newest alpha entry is ":use beta"; the one before it
+        d.wait_for("\n158\n")
+        out = d.output_of(":history factorial")
+        assert "100 factorial printString size" in out and "only on beta" not in out
+        d.run(":use beta", "now on beta")
+        wait_history_loaded(d, "beta")
+        d.type("\x1b[A\r")
+        d.wait_for("\n12\n")
+
+
+def wait_history_loaded(d: ReplDriver, image: str) -> None:
+    assert d.repl is not None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        history = d.repl.history_for(image)
+        if history.get_strings():
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"history of {image} never loaded")
+
+
+def test_without_a_store_history_lives_in_memory(
+    images: dict[str, ImageProcess], stui_dirs: Path
+) -> None:
+    with ReplDriver(make_options(images, store=False)) as d:
+        d.result("2 ** 10", "1024")
+        d.run(":history", "2 ** 10")
+    assert not (stui_dirs / "data" / "sessions.sqlite3").exists()
