@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import sys
 from dataclasses import dataclass, field
@@ -36,6 +37,18 @@ class Acks:
                 self.states[(image, sid)] = int(n)
             case _:
                 self.other.append(line)
+
+
+def integrity_of_copy(path: Path, scratch: Path) -> str:
+    """integrity_check of a copy of the file and its WAL, leaving the original as a crash left it
+    (checking the original would recover its WAL, sparing the next opener that work)."""
+    scratch.mkdir(exist_ok=True)
+    copy = scratch / path.name
+    for suffix in ("", "-wal"):
+        Path(f"{copy}{suffix}").unlink(missing_ok=True)
+        if Path(f"{path}{suffix}").exists():
+            shutil.copyfile(f"{path}{suffix}", f"{copy}{suffix}")
+    return integrity(copy)
 
 
 def integrity(path: Path) -> str:
