@@ -3,8 +3,8 @@
 Everything a scenario does with `stui.open_supervisor` goes through here, so the scenarios read as
 measurements and the embedding API is used in one place:
 
-- `open_bench_supervisor()` opens a supervisor with no session store (the store has its own bench) and a
-  connect timeout long enough for thousands of handshakes on two shared cores.
+- `open_bench_supervisor()` opens a supervisor (no session store unless given) with a connect timeout
+  long enough for thousands of handshakes on two shared cores.
 - `connect_all()` connects many images concurrently and times each connection.
 - `StackOps` sends a `Ping` or a trivial `Evaluate` to one image the way the REPL does.
 - `EventLog` records every control event with the monotonic time it was seen, for failure detection.
@@ -35,7 +35,11 @@ __all__ = [
 
 @contextlib.asynccontextmanager
 async def open_bench_supervisor(
-    *, connect_timeout: float = 60.0, event_buffer: int = 1_000_000, **config: Any
+    *,
+    connect_timeout: float = 60.0,
+    event_buffer: int = 1_000_000,
+    store: Any = None,
+    **config: Any,
 ) -> AsyncIterator[Supervisor]:
     """A supervisor configured for benches: no store, generous connect timeout, large event buffers.
 
@@ -44,12 +48,13 @@ async def open_bench_supervisor(
             thousands connect at once the last handshakes queue behind the first.
         event_buffer: events a subscriber may fall behind by (failure runs watch every status change
             of thousands of images: nothing may be dropped).
+        store: an open session store to persist through (the switch bench measures with one).
         **config: any other `SupervisorConfig` field.
 
     Cancellation: leaving the block stops every actor (the supervisor's own shutdown).
     """
     cfg = SupervisorConfig(connect_timeout=connect_timeout, event_buffer=event_buffer, **config)
-    async with open_supervisor(cfg) as sup:
+    async with open_supervisor(cfg, store=store) as sup:
         yield sup
 
 
