@@ -463,7 +463,15 @@ def history(
 ) -> list[HistoryEntry]:
     where, args = ["image_id = ?"], [image_id]
     if session_id is not None:
-        _session_row(conn, image_id, session_id)
+        # History outlives sessions: a cleaned-up session's entries stay readable under its id. The
+        # query reads only this image's rows whatever happens; the check just explains a mix-up.
+        known = conn.execute(
+            "SELECT 1 FROM sessions WHERE image_id = ? AND session_id = ? UNION ALL "
+            "SELECT 1 FROM history WHERE image_id = ? AND session_id = ? LIMIT 1",
+            (image_id, session_id, image_id, session_id),
+        ).fetchone()
+        if known is None:
+            _session_row(conn, image_id, session_id)  # raises: another image's, or unknown
         where.append("session_id = ?")
         args.append(session_id)
     if search:

@@ -594,7 +594,8 @@ class SessionStore:
             search: keep entries containing this text, ignoring case (Unicode case folding).
 
         Raises:
-            SessionImageMismatch, SessionNotFoundError: `session_id` is not this image's.
+            SessionImageMismatch, SessionNotFoundError: `session_id` is not this image's (neither a
+                stored session nor one with history here: a cleaned-up session's history stays).
 
         Cancellation: a read; cancelling it leaves the store as it was.
         """

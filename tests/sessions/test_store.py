@@ -16,6 +16,7 @@ from stui.sessions import (
     ImageRecord,
     InvalidArgumentError,
     SessionExistsError,
+    SessionNotFoundError,
     StateEncodeError,
     StoreClosedError,
     default_store_path,
@@ -290,6 +291,9 @@ async def test_history_outlives_cleaned_up_sessions(store) -> None:
     await store.set_session_status("A", "s1", SessionStatus.CLOSED)
     await store.cleanup_orphaned_sessions("A", ttl=0)
     assert [(e.session_id, e.source) for e in await store.history("A")] == [("s1", "kept")]
+    assert [e.source for e in await store.history("A", session_id="s1")] == ["kept"]
+    with pytest.raises(SessionNotFoundError):
+        await store.history("A", session_id="never")
 
 
 async def test_stats(store, clock: Clock) -> None:
