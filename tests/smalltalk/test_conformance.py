@@ -6,6 +6,7 @@ import pytest
 
 from stui.image.smalltalk import Failure, SmalltalkImage, Success
 from tests.smalltalk.conformance_table import ALL, Row
+from tests.smalltalk.library_table import LIBRARY
 
 
 def run_row(source: str | tuple[tuple[int, str], ...]) -> Success | Failure:
@@ -43,4 +44,11 @@ def test_table_is_big_enough() -> None:
 
 @pytest.mark.parametrize(("source", "expected"), ALL, ids=[str(i) for i in range(len(ALL))])
 def test_conformance(source: Row, expected: str) -> None:
+    check(run_row(source), expected)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("source", "expected"), LIBRARY, ids=[f"lib{i}" for i in range(len(LIBRARY))]
+)
+def test_library(source: Row, expected: str) -> None:
     check(run_row(source), expected)  # type: ignore[arg-type]

@@ -578,7 +578,7 @@ def _num_args(vm: VM, rcv: Any) -> int:
 def _keywords(vm: VM, rcv: Any) -> Obj:
     text = text_of(rcv) or ""
     parts = re.findall(r"[^:]+:", text) or [text]
-    return vm.new_array(parts)
+    return vm.new_array([StString(p) for p in parts])
 
 
 @primitive("String", "asByteArray")

@@ -175,6 +175,9 @@ class Printer:
             if type(obj) is str:
                 self.write(obj)
                 return
+            if type(obj) is Char:
+                self.write(obj.ch)
+                return
         override = cls.lookup("printString")
         if override is not None and override.source:
             self.write(_text_of(vm.send(obj, "printString")))

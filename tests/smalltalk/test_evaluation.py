@@ -1,0 +1,228 @@
+"""Evaluation in time slices: resumable, interruptible, transcript streaming, depth and size limits."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import pytest
+
+from stui.image.smalltalk import EvaluationState, Failure, SmalltalkImage, Success
+
+
+@pytest.fixture
+def image() -> SmalltalkImage:
+    return SmalltalkImage("test")
+
+
+def test_infinite_loop_is_resumable_and_interruptible(image: SmalltalkImage) -> None:
+    ev = image.new_workspace().start("[true] whileTrue")
+    for _ in range(5):
+        started = time.perf_counter()
+        assert ev.resume(slice_seconds=0.002) is None
+        assert time.perf_counter() - started < 0.5
+    assert ev.state is EvaluationState.SUSPENDED
+    ev.interrupt("Interrupted")
+    outcome = ev.resume(slice_seconds=0.002)
+    assert isinstance(outcome, Failure)
+    assert outcome.error_class == "Interrupted"
+    assert ev.state is EvaluationState.FINISHED
+    assert ev.resume() is outcome
+
+
+def test_timeout_reason_is_reported(image: SmalltalkImage) -> None:
+    ev = image.new_workspace().start("| n | n := 0. [n := n + 1] repeat")
+    assert ev.resume(0.001) is None
+    ev.interrupt("Timeout")
+    outcome = ev.resume(0.001)
+    assert isinstance(outcome, Failure)
+    assert outcome.error_class == "Timeout"
+    assert "time budget" in outcome.message_text
+
+
+def test_interrupt_before_first_slice(image: SmalltalkImage) -> None:
+    ev = image.new_workspace().start("3 + 4")
+    ev.interrupt()
+    outcome = ev.resume()
+    assert isinstance(outcome, Failure) and outcome.error_class == "Interrupted"
+
+
+def test_interrupt_after_finish_is_ignored(image: SmalltalkImage) -> None:
+    ev = image.new_workspace().start("3 + 4")
+    outcome = ev.resume(1.0)
+    ev.interrupt()
+    assert ev.resume() == outcome == Success("7", "7", "SmallInteger", None, False)
+
+
+def test_transcript_output_arrives_before_the_evaluation_ends(image: SmalltalkImage) -> None:
+    seen: list[str] = []
+    ev = image.new_workspace().start(
+        "Transcript show: 'started'; cr. [true] whileTrue", transcript=seen.append
+    )
+    assert ev.resume(0.002) is None
+    assert "".join(seen) == "started\n"
+    ev.interrupt()
+    assert isinstance(ev.resume(), Failure)
+
+
+def test_transcript_protocol(image: SmalltalkImage) -> None:
+    seen: list[str] = []
+    ws = image.new_workspace()
+    source = "Transcript show: 'a'; tab; space; print: 'q'; display: 'd'; cr; show: 42; nextPutAll: 'x'; nextPut: $y"
+    assert isinstance(ws.evaluate(source, transcript=seen.append), Success)
+    assert "".join(seen) == "a\t 'q'd\n42xy"
+
+
+def test_long_loop_yields_many_times_then_finishes(image: SmalltalkImage) -> None:
+    ev = image.new_workspace().start("| s | s := 0. 1 to: 300000 do: [:i | s := s + i]. s")
+    slices = 0
+    while (outcome := ev.resume(0.0005)) is None:
+        slices += 1
+    assert slices >= 2
+    assert isinstance(outcome, Success) and outcome.print_string == str(sum(range(300001)))
+
+
+def test_two_evaluations_interleave_without_sharing_state(image: SmalltalkImage) -> None:
+    a = image.new_workspace().start(
+        "[| s | s := 0. 1 to: 200000 do: [:i | s := s + i]. s] on: ZeroDivide do: [:e | -1]"
+    )
+    b = image.new_workspace().start(
+        "| n | n := 0. 1 to: 100000 do: [:i | n := n + ([i \\\\ 1000 = 0 ifTrue: [1/0]. 0] on: ZeroDivide do: [:e | 1])]. n"
+    )
+    outcomes: dict[str, object] = {}
+    while len(outcomes) < 2:
+        for name, ev in (("a", a), ("b", b)):
+            if name not in outcomes and (out := ev.resume(0.0003)) is not None:
+                outcomes[name] = out
+    assert outcomes["a"] == Success("20000100000", "20000100000", "SmallInteger", None, False)
+    assert outcomes["b"] == Success("100", "100", "SmallInteger", None, False)
+    assert image.vm.depth == 0 and image.vm.handlers is None
+
+
+def test_close_unwinds_a_suspended_evaluation(image: SmalltalkImage) -> None:
+    seen: list[str] = []
+    ev = image.new_workspace().start(
+        "[[true] whileTrue] ensure: [Transcript show: 'cleanup']", transcript=seen.append
+    )
+    assert ev.resume(0.001) is None
+    ev.close()
+    assert seen == ["cleanup"]
+    assert isinstance(ev.outcome, Failure)
+    ev.close()  # idempotent
+
+
+def test_close_of_an_unstarted_evaluation(image: SmalltalkImage) -> None:
+    ev = image.new_workspace().start("3")
+    ev.close()
+    assert isinstance(ev.outcome, Failure)
+
+
+def test_deep_recursion_is_a_smalltalk_error(image: SmalltalkImage) -> None:
+    ws = image.new_workspace()
+    ws.evaluate(
+        "Object subclass: #Deep instanceVariableNames: '' classVariableNames: '' package: 'T'"
+    )
+    ws.evaluate("Deep compile: 'down: n ^(self down: n + 1) + 1'")
+    outcome = ws.evaluate("Deep new down: 1")
+    assert isinstance(outcome, Failure)
+    assert outcome.error_class == "StackOverflow"
+    assert outcome.stack[0] == "Deep>>down:"
+    # The image is still fine afterwards.
+    assert ws.evaluate("3 + 4") == Success("7", "7", "SmallInteger", None, False)
+    assert image.vm.depth == 0
+
+
+def test_recursion_through_blocks_is_caught_too(image: SmalltalkImage) -> None:
+    outcome = image.new_workspace().evaluate(
+        "| b | b := nil. b := [:n | (b value: n + 1) + 1]. b value: 1"
+    )
+    assert isinstance(outcome, Failure) and outcome.error_class == "StackOverflow"
+
+
+def test_python_recursion_limit_is_a_fallback() -> None:
+    image = SmalltalkImage("deep", max_depth=sys.getrecursionlimit() * 10)
+    ws = image.new_workspace()
+    ws.evaluate(
+        "Object subclass: #Deep instanceVariableNames: '' classVariableNames: '' package: 'T'"
+    )
+    ws.evaluate("Deep compile: 'down: n ^(self down: n + 1) + 1'")
+    outcome = ws.evaluate("Deep new down: 1")
+    assert isinstance(outcome, Failure) and outcome.error_class == "StackOverflow"
+    assert ws.evaluate("#(1 2) size") == Success("2", "2", "SmallInteger", None, False)
+
+
+def test_reasonable_recursion_depth_works(image: SmalltalkImage) -> None:
+    ws = image.new_workspace()
+    ws.evaluate("Object subclass: #M instanceVariableNames: '' classVariableNames: '' package: 'T'")
+    ws.evaluate("M class compile: 'sum: n n = 0 ifTrue: [^0]. ^n + (self sum: n - 1)'")
+    assert image.vm.max_depth >= 100
+    outcome = ws.evaluate("M sum: 100")
+    assert isinstance(outcome, Success) and outcome.print_string == "5050"
+
+
+def test_huge_results_are_truncated() -> None:
+    image = SmalltalkImage("small", print_limit=100)
+    outcome = image.new_workspace().evaluate("(1 to: 100000) asArray")
+    assert isinstance(outcome, Success)
+    assert outcome.truncated
+    assert outcome.print_string.endswith("...(truncated)")
+    assert len(outcome.print_string) == 100 + len("...(truncated)")
+    assert outcome.print_string.startswith("#(1 2 3 ")
+
+
+def test_huge_results_print_quickly(image: SmalltalkImage) -> None:
+    ws = image.new_workspace()
+    started = time.perf_counter()
+    outcome = ws.evaluate("(1 to: 2000000) asOrderedCollection")
+    assert isinstance(outcome, Success) and outcome.truncated
+    assert len(outcome.print_string) <= image.print_limit + 20
+    assert time.perf_counter() - started < 10
+
+
+def test_self_containing_collection_prints(image: SmalltalkImage) -> None:
+    outcome = image.new_workspace().evaluate("| c | c := OrderedCollection new. c add: c. c")
+    assert isinstance(outcome, Success)
+    assert outcome.print_string.startswith("an OrderedCollection(an OrderedCollection(")
+    assert "..." in outcome.print_string
+
+
+def test_failure_details_for_does_not_understand(image: SmalltalkImage) -> None:
+    outcome = image.new_workspace().evaluate("nil foo: 3")
+    assert outcome == Failure(
+        "MessageNotUnderstood",
+        "UndefinedObject>>foo:",
+        selector="foo:",
+        receiver_class="UndefinedObject",
+        stack=("UndefinedObject>>DoIt",),
+    )
+
+
+def test_syntax_error_details(image: SmalltalkImage) -> None:
+    outcome = image.new_workspace().evaluate("3 +")
+    assert outcome == Failure("SyntaxError", "Argument expected", position=3)
+
+
+def test_python_errors_in_primitives_become_primitive_failed(image: SmalltalkImage) -> None:
+    ws = image.new_workspace()
+    outcome = ws.evaluate("'abc' copyFrom: 'x' to: 2")
+    assert isinstance(outcome, Failure) and outcome.error_class == "PrimitiveFailed"
+    caught = ws.evaluate("['abc' copyFrom: 'x' to: 2] on: Error do: [:e | e class]")
+    assert isinstance(caught, Success) and caught.print_string == "PrimitiveFailed"
+
+
+def test_stale_handler_use_is_an_error(image: SmalltalkImage) -> None:
+    ws = image.new_workspace()
+    ws.evaluate("ex := [Error signal: 'x'] on: Error do: [:e | e]")
+    outcome = ws.evaluate("ex return: 3")
+    assert isinstance(outcome, Failure) and outcome.error_class == "Error"
+
+
+def test_display_string_and_class_name(image: SmalltalkImage) -> None:
+    outcome = image.new_workspace().evaluate("'hello'")
+    assert isinstance(outcome, Success)
+    assert (outcome.print_string, outcome.display_string, outcome.class_name) == (
+        "'hello'",
+        "hello",
+        "ByteString",
+    )
+    assert outcome.handle is not None
