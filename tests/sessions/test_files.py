@@ -304,3 +304,17 @@ async def test_read_only_directory_gives_typed_error(tmp_path: Path) -> None:
 
 def test_stamp_is_utc() -> None:
     assert time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(NOW)) == STAMP
+
+
+@pytest.mark.parametrize(("durable", "synchronous"), [(False, 1), (True, 2)])
+async def test_connection_settings(tmp_path: Path, durable: bool, synchronous: int) -> None:
+    """WAL + NORMAL survives process kills (see _db); durable=True adds an fsync per commit."""
+
+    def pragmas(conn: sqlite3.Connection) -> tuple:
+        return tuple(
+            conn.execute(f"PRAGMA {p}").fetchone()[0]
+            for p in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+        )
+
+    async with open_session_store(tmp_path / "s.sqlite3", durable=durable) as store:
+        assert await store._call(False, pragmas) == ("wal", synchronous, 1, 5000)
