@@ -11,8 +11,8 @@ outgoing frame without waiting. That split decides the latency story:
   nursery). An evaluation advances in slices of `config.slice_seconds` (the evaluator is a greenlet that
   yields when its slice is used up) with a trio checkpoint between slices; Transcript output collected
   during a slice is sent as `TranscriptOutput` events before the next slice runs.
-* One evaluation at a time per session: later ones queue on the session's FIFO lock (queueing, not
-  refusing, so a client may pipeline). Sessions run concurrently with each other.
+* One evaluation at a time per session: later ones wait in the session's queue, in arrival order
+  (queueing, not refusing, so a client may pipeline). Sessions run concurrently with each other.
 
 Fairness against a flooding client: a connection may have at most `max_in_flight_per_client` requests
 waiting or running, beyond which it gets `Error(InvalidRequest)` at once (cheap to produce); and the
@@ -112,6 +112,8 @@ class _InFlight:
     scope: trio.CancelScope = field(default_factory=trio.CancelScope)
     evaluation: Any = None
     stop_reason: str | None = None
+    #: Set when this request reaches the head of its session's queue.
+    turn: trio.Event = field(default_factory=trio.Event)
 
 
 @dataclass(eq=False, slots=True)
@@ -480,6 +482,10 @@ class RequestDispatcher:
         record = _InFlight()
         conn.in_flight[rid] = record
         session.busy += 1
+        if isinstance(msg, Evaluate) or (isinstance(msg, Inspect) and msg.expression is not None):
+            session.queue.append(record)  # now, in arrival order
+            if session.queue[0] is record:
+                record.turn.set()
         self._nursery.start_soon(self._run_task, conn, rid, msg, session, record)
 
     async def _run_task(
@@ -509,6 +515,7 @@ class RequestDispatcher:
         except Exception as e:
             reply = Error(code=ErrorCode.INTERNAL_ERROR, message=f"{type(e).__name__}: {e}")
         finally:
+            _leave_queue(session, record)
             session.busy -= 1
             session.touch(wall=time.time(), now=trio.current_time())
             conn.in_flight.pop(rid, None)
@@ -532,40 +539,35 @@ class RequestDispatcher:
 
         Returns an `Error` when it was interrupted or ran out of budget.
         """
-        async with session.lock:
-            pending: list[str] = []
-            flushed = 0
+        await record.turn.wait()
+        pending: list[str] = []
 
-            def flush() -> None:
-                nonlocal flushed
-                if pending:
-                    text = "".join(pending)
-                    pending.clear()
-                    flushed += 1
-                    self._send(
-                        conn, rid, TranscriptOutput(session_id=session.session_id, text=text)
-                    )
+        def flush() -> None:
+            if pending:
+                text = "".join(pending)
+                pending.clear()
+                self._send(conn, rid, TranscriptOutput(session_id=session.session_id, text=text))
 
-            self.stats.evaluations += 1
-            evaluation = session.workspace.start(source, transcript=pending.append)
-            record.evaluation = evaluation
-            started = trio.current_time()
-            deadline = started + budget
-            slice_seconds = self.config.slice_seconds
-            while True:
-                # Acquiring the slice lock is always a checkpoint (trio's Lock yields even when free),
-                # so everything else runs between two slices; its FIFO hand-off makes the evaluations
-                # of one connection take turns instead of each taking a slice per round.
-                async with conn.slice_lock:
-                    outcome = evaluation.resume(slice_seconds=slice_seconds)
-                flush()
-                if outcome is not None:
-                    break
-                if record.stop_reason is None and trio.current_time() >= deadline:
-                    record.stop_reason = "Timeout"
-                    evaluation.interrupt("Timeout")
-            record.evaluation = None
-            elapsed = trio.current_time() - started
+        self.stats.evaluations += 1
+        evaluation = session.workspace.start(source, transcript=pending.append)
+        record.evaluation = evaluation
+        started = trio.current_time()
+        deadline = started + budget
+        slice_seconds = self.config.slice_seconds
+        while True:
+            # Acquiring the slice lock is always a checkpoint (trio's Lock yields even when free),
+            # so everything else runs between two slices; its FIFO hand-off makes the evaluations
+            # of one connection take turns instead of each taking a slice per round.
+            async with conn.slice_lock:
+                outcome = evaluation.resume(slice_seconds=slice_seconds)
+            flush()
+            if outcome is not None:
+                break
+            if record.stop_reason is None and trio.current_time() >= deadline:
+                record.stop_reason = "Timeout"
+                evaluation.interrupt("Timeout")
+        record.evaluation = None
+        elapsed = trio.current_time() - started
         match record.stop_reason, outcome:
             case "Timeout", Failure():
                 return Error(
@@ -656,6 +658,22 @@ def _interrupt_quietly(evaluation: Any, reason: str) -> None:
     try:
         evaluation.interrupt(reason)
     except Exception:
+        pass
+
+
+def _leave_queue(session: Session, record: _InFlight) -> None:
+    """Take `record` out of its session's queue; wake the next one if it was running."""
+    queue = session.queue
+    if not queue:
+        return
+    if queue[0] is record:
+        queue.popleft()
+        if queue:
+            queue[0].turn.set()
+        return
+    try:
+        queue.remove(record)
+    except ValueError:
         pass
 
 

@@ -2,10 +2,10 @@
 
 The server is the transports and the life cycle; what a request means is `stui.image.dispatcher`'s job.
 
-ZeroMQ: one ROUTER socket, owned by a `ZmqPump` task (the only code that ever calls into the socket, as
-NOTES.md demands); a reader task takes `[identity, payload]` messages from the pump and hands them to the
-dispatcher synchronously; replies and events go back through `pump.send_nowait`. A ROUTER never blocks
-on send (it drops frames for a peer past its high-water mark), so neither does the dispatcher.
+ZeroMQ: one ROUTER socket, owned by a `RouterLoop` task (stui.image.router), the only code that ever
+calls into the socket (NOTES.md). It hands each `[identity, payload]` message to the dispatcher
+synchronously and sends the answers in the same scheduling round, so a Ping never waits for a hand-off
+between tasks; replies that finish later are queued with `send_nowait`.
 
 WebSocket: trio-websocket's `serve_websocket` on `ws://host:port/path`; other paths are rejected with
 404; one client per connection; binary messages are frames, text messages are dropped and counted. Each
@@ -33,8 +33,7 @@ import trio_websocket
 import zmq
 
 from stui import paths
-from stui.actors.errors import TransportClosed
-from stui.actors.zmq_trio import ZmqPump, ZmqSocket, new_context
+from stui.actors.zmq_trio import ZmqSocket, new_context
 from stui.image.config import ImageServerConfig, ImageServerInfo
 from stui.image.connection_file import (
     load_or_create_image_id,
@@ -42,6 +41,7 @@ from stui.image.connection_file import (
     write_connection_file,
 )
 from stui.image.dispatcher import ClientConnection, RequestDispatcher
+from stui.image.router import RouterLoop
 
 __all__ = ["serve_image"]
 
@@ -90,7 +90,7 @@ class _ImageServer:
         self.instance_id = secrets.token_hex(16)
         self._given_context = zmq_context
         self._own_context: zmq.Context | None = None
-        self._pump: ZmqPump | None = None
+        self._router: RouterLoop | None = None
         self._dispatcher: RequestDispatcher | None = None
         self._connection_file: Path | None = None
         self._ws_numbers = itertools.count(1)
@@ -174,7 +174,7 @@ class _ImageServer:
             waiting.append(done)
         for done in waiting:
             await done.wait()
-        while self._pump is not None and not self._pump.closed and self._pump.statistics()[0]:
+        while self._router is not None and not self._router.closed and self._router.pending:
             await trio.sleep(0.001)
         await trio.sleep(0.01)  # let libzmq's I/O thread put the last frames on the wire
 
@@ -193,29 +193,23 @@ class _ImageServer:
         except BaseException:
             raw.close(linger=0)
             raise
-        pump = ZmqPump(socket, outbox_size=_ZMQ_OUTBOX)
-        self._pump = pump
-        await nursery.start(pump.run)
-        nursery.start_soon(self._zmq_reader, pump)
+        router = RouterLoop(socket, self._zmq_message, outbox_size=_ZMQ_OUTBOX)
+        self._router = router
+        await nursery.start(router.run)
         return bound
 
-    async def _zmq_reader(self, pump: ZmqPump) -> None:
-        dispatcher = self._dispatcher
-        assert dispatcher is not None
-        while True:
-            try:
-                parts = await pump.receive()
-            except TransportClosed:
-                return
-            if len(parts) != 2:  # not [identity, payload]: not from a DEALER speaking our protocol
-                dispatcher.stats.frames_received += 1
-                dispatcher.stats.frames_dropped += 1
-                continue
-            identity, data = parts
-            conn = dispatcher.connection_for(
-                ("zmq", identity), functools.partial(_zmq_deliver, pump, identity)
-            )
-            dispatcher.handle_frame(conn, data)
+    def _zmq_message(self, parts: list[bytes]) -> None:
+        dispatcher, router = self._dispatcher, self._router
+        assert dispatcher is not None and router is not None
+        if len(parts) != 2:  # not [identity, payload]: not from a DEALER speaking our protocol
+            dispatcher.stats.frames_received += 1
+            dispatcher.stats.frames_dropped += 1
+            return
+        identity, data = parts
+        conn = dispatcher.connection_for(
+            ("zmq", identity), functools.partial(_zmq_deliver, router, identity)
+        )
+        dispatcher.handle_frame(conn, data)
 
     # ----------------------------------------------------------------------------------------------
     # WebSocket
@@ -282,12 +276,8 @@ class _ImageServer:
             writer_done.set()
 
 
-def _zmq_deliver(pump: ZmqPump, identity: bytes, data: bytes) -> bool:
-    try:
-        pump.send_nowait([identity, data])
-    except (trio.WouldBlock, TransportClosed):
-        return False
-    return True
+def _zmq_deliver(router: RouterLoop, identity: bytes, data: bytes) -> bool:
+    return router.send_nowait([identity, data])
 
 
 def _ws_deliver(outbox: trio.MemorySendChannel[bytes], data: bytes) -> bool:

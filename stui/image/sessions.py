@@ -14,11 +14,10 @@ session's `lock` (trio's locks are FIFO-fair) queues the others in arrival order
 from __future__ import annotations
 
 import secrets
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
-
-import trio
 
 from stui.protocol import SessionSummary
 
@@ -41,7 +40,7 @@ class Session:
         last_activity: wall-clock time of the last request that touched it.
         idle_since: trio clock reading of the last activity; idle expiry is measured on it.
         workspace: the Smalltalk workspace (variables, handles).
-        lock: held by the running evaluation; later ones wait in FIFO order.
+        queue: the evaluations of this session in arrival order; the head one runs.
         busy: requests touching the session that have not finished (an expiry never takes a busy one).
     """
 
@@ -52,7 +51,7 @@ class Session:
     last_activity: float
     idle_since: float
     workspace: Any
-    lock: trio.Lock = field(default_factory=trio.Lock)
+    queue: deque[Any] = field(default_factory=deque)
     busy: int = 0
 
     def touch(self, *, wall: float, now: float) -> None:

@@ -311,10 +311,15 @@ async def test_ping_is_answered_while_another_session_loops(harness):
         latencies.append(time.perf_counter() - t0)
         assert pong.timestamp == float(i)
     latencies.sort()
-    assert latencies[int(len(latencies) * 0.99)] < 0.05, latencies[-5:]
+    # Loose bounds: two shared cores run several test suites at once here. A Ping queued behind the
+    # loop would never be answered at all (the loop runs for its 60 s budget); bench/ measures the
+    # real figure.
+    assert latencies[len(latencies) // 2] < 0.025, latencies[::20]
+    assert latencies[int(len(latencies) * 0.99)] < 0.25, latencies[-5:]
     # Other sessions are served too, not only heartbeats.
     assert (await evaluate(other, other_sid, "3 + 4")).print_string == "7"
-    await busy.request(Interrupt(target_id=loop_id))
+    ack = await busy.request(Interrupt(target_id=loop_id))
+    assert ack.was_running  # the loop really ran all along
     expect_error(await busy.wait_for(loop_id), ErrorCode.INTERRUPTED)
 
 
