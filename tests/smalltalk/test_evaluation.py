@@ -226,3 +226,57 @@ def test_display_string_and_class_name(image: SmalltalkImage) -> None:
         "ByteString",
     )
     assert outcome.handle is not None
+
+
+def test_giant_integers_print_within_the_limit(image: SmalltalkImage) -> None:
+    ws = image.new_workspace()
+    outcome = ws.evaluate("2 raisedTo: 1000000")
+    assert isinstance(outcome, Success) and outcome.truncated
+    assert outcome.print_string.startswith("990065622929589825069792361630190325")
+    assert len(outcome.print_string) == image.print_limit + len("...(truncated)")
+    size = ws.evaluate("(2 raisedTo: 20000) printString size")
+    assert isinstance(size, Success) and size.print_string == "6021"
+    digits = ws.evaluate("3000 factorial numberOfDigits")
+    assert isinstance(digits, Success) and digits.print_string == "9131"
+
+
+@pytest.mark.parametrize(
+    ("source", "error_class"),
+    [
+        ("(1 to: 100000000) asArray", "PrimitiveFailed"),
+        ("Array new: 100000000", "Error"),
+        ("1e100000", "SyntaxError"),
+        ("2 raisedTo: 100000000", "Error"),
+        ("100000 factorial", "Error"),
+    ],
+)
+def test_resource_limits(image: SmalltalkImage, source: str, error_class: str) -> None:
+    outcome = image.new_workspace().evaluate(source)
+    assert isinstance(outcome, Failure) and outcome.error_class == error_class
+
+
+def test_garbage_collected_evaluation_unwinds_cleanly(image: SmalltalkImage) -> None:
+    import gc
+
+    seen: list[str] = []
+    ws = image.new_workspace()
+    ev = ws.start("[[true] whileTrue] ensure: [Transcript show: 'gone']", transcript=seen.append)
+    assert ev.resume(0.001) is None
+    other = ws.start("| s | s := 0. 1 to: 50000 do: [:i | s := s + 1]. s")
+    assert other.resume(0.0002) is None
+    del ev
+    gc.collect()
+    assert seen == ["gone"]
+    while (outcome := other.resume(0.01)) is None:
+        pass
+    assert isinstance(outcome, Success) and outcome.print_string == "50000"
+    assert image.vm.depth == 0
+
+
+def test_primitive_loops_still_yield(image: SmalltalkImage) -> None:
+    ev = image.new_workspace().start("(1 to: 3000000) inject: 0 into: #+")
+    slices = 0
+    while (outcome := ev.resume(0.001)) is None:
+        slices += 1
+    assert slices >= 1
+    assert isinstance(outcome, Success) and outcome.print_string == str(3000000 * 3000001 // 2)

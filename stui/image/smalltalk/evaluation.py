@@ -13,6 +13,7 @@ Transcript output goes to the callback given to ``start``, synchronously, as it 
 from __future__ import annotations
 
 import enum
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -120,7 +121,9 @@ class Evaluation:
         self.state = EvaluationState.READY
         self.outcome: Outcome | None = None
         self._interrupt: str | None = None
-        self._greenlet = greenlet.greenlet(self._run)
+        # The greenlet must not refer back to this object, so that dropping an unfinished evaluation
+        # frees it at once and __del__ can unwind it (a cycle through suspended frames would leak).
+        self._greenlet = greenlet.greenlet(functools.partial(_run, workspace, source))
         # This evaluation's share of the VM state while it is switched out.
         vm = workspace.image.vm
         self._saved: tuple[Any, ...] = (0, None, None, transcript, None, 0.0, vm.ticks)
@@ -188,58 +191,60 @@ class Evaluation:
         self._saved = ()
         return outcome
 
-    def _run(self) -> Outcome:
-        ws = self.workspace
-        vm = ws.image.vm
-        try:
-            code = vm.compile_doit(self.source, ws.vars)
-        except SmalltalkSyntaxError as err:
-            return Failure("SyntaxError", err.message, position=err.position)
-        try:
-            value = code(None)
-            printed, truncated = Printer(vm, ws.image.print_limit).result(value)
-            displayed, _ = Printer(vm, ws.image.print_limit, display=True).result(value)
-        except UnhandledError as err:
-            return self._error_failure(err)
-        except EvaluationInterrupted as err:
-            return Failure(err.reason, _interrupt_text(err.reason))
-        except RecursionError:
-            return Failure("StackOverflow", "recursion too deep for the Python stack")
-        except NonLocalReturn:
-            return Failure("BlockCannotReturn", "BlockCannotReturn: block cannot return")
-        except (HandlerReturn, HandlerRetry, HandlerResume):
-            return Failure("Error", "the exception handler is no longer active")
-        except PYTHON_ERRORS as err:
-            return Failure("PrimitiveFailed", f"primitive failed: {type(err).__name__}: {err}")
-        cls = vm.class_of(value)
-        return Success(printed, displayed, cls.name, ws.register(value), truncated)
-
-    def _error_failure(self, err: UnhandledError) -> Failure:
-        vm = self.workspace.image.vm
-        exc = err.exception
-        try:
-            text = vm.send(exc, "messageText")
-            message_text = text.s if hasattr(text, "s") else str(text)
-            if not message_text:
-                text = vm.send(exc, "description")
-                message_text = text.s if hasattr(text, "s") else str(text)
-        except Exception:
-            message_text = exc.cls.name
-        selector = receiver_class = None
-        if exc.cls.builtin_name == "MessageNotUnderstood":
-            message = exc.slots[2]
-            selector = message.slots[0] if isinstance(message, Obj) else None
-            receiver_class = vm.class_of(exc.slots[3]).name
-        return Failure(
-            exc.cls.name,
-            message_text,
-            selector=selector,
-            receiver_class=receiver_class,
-            stack=tuple(err.stack),
-        )
-
 
 def _interrupt_text(reason: str) -> str:
     if reason == "Timeout":
         return "evaluation stopped: time budget exceeded"
     return "evaluation interrupted"
+
+
+def _run(ws: Workspace, source: str) -> Outcome:
+    """The body of an evaluation's greenlet: compile, run, print."""
+    vm = ws.image.vm
+    try:
+        code = vm.compile_doit(source, ws.vars)
+    except SmalltalkSyntaxError as err:
+        return Failure("SyntaxError", err.message, position=err.position)
+    try:
+        value = code(None)
+        printed, truncated = Printer(vm, ws.image.print_limit).result(value)
+        displayed, _ = Printer(vm, ws.image.print_limit, display=True).result(value)
+    except UnhandledError as err:
+        return _error_failure(ws, err)
+    except EvaluationInterrupted as err:
+        return Failure(err.reason, _interrupt_text(err.reason))
+    except RecursionError:
+        return Failure("StackOverflow", "recursion too deep for the Python stack")
+    except NonLocalReturn:
+        return Failure("BlockCannotReturn", "BlockCannotReturn: block cannot return")
+    except (HandlerReturn, HandlerRetry, HandlerResume):
+        return Failure("Error", "the exception handler is no longer active")
+    except PYTHON_ERRORS as err:
+        return Failure("PrimitiveFailed", f"primitive failed: {type(err).__name__}: {err}")
+    cls = vm.class_of(value)
+    return Success(printed, displayed, cls.name, ws.register(value), truncated)
+
+
+def _error_failure(ws: Workspace, err: UnhandledError) -> Failure:
+    vm = ws.image.vm
+    exc = err.exception
+    try:
+        text = vm.send(exc, "messageText")
+        message_text = text.s if hasattr(text, "s") else str(text)
+        if not message_text:
+            text = vm.send(exc, "description")
+            message_text = text.s if hasattr(text, "s") else str(text)
+    except Exception:
+        message_text = exc.cls.name
+    selector = receiver_class = None
+    if exc.cls.builtin_name == "MessageNotUnderstood":
+        message = exc.slots[2]
+        selector = message.slots[0] if isinstance(message, Obj) else None
+        receiver_class = vm.class_of(exc.slots[3]).name
+    return Failure(
+        exc.cls.name,
+        message_text,
+        selector=selector,
+        receiver_class=receiver_class,
+        stack=tuple(err.stack),
+    )

@@ -179,6 +179,12 @@ class _Lexer:
 
     def _number(self, start: int) -> tuple[int | float | Fraction, int]:
         """number : digits ('r' radixdigits)? ('.' digits)? ('e' '-'? digits)? ('s' digits?)?"""
+        try:
+            return self._number_unchecked(start)
+        except (ValueError, OverflowError):
+            raise SmalltalkSyntaxError("Number too large", start) from None
+
+    def _number_unchecked(self, start: int) -> tuple[int | float | Fraction, int]:
         src, n = self.src, len(self.src)
         end = self._digits(start, 10)
         radix = 10
@@ -209,6 +215,8 @@ class _Lexer:
             q = self._digits(p, 10)
             if q > p:
                 exponent = int(src[end + 1 : q])
+                if abs(exponent) > 10_000:
+                    raise ValueError("exponent too large")
                 end = q
         if end < n and src[end] == "s" and not (end + 1 < n and src[end + 1].isalpha()):
             q = self._digits(end + 1, 10)

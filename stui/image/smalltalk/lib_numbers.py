@@ -12,9 +12,10 @@ import math
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from stui.image.smalltalk.lib_kernel import as_text, make_point
+from stui.image.smalltalk.lib_kernel import as_text, make_point, print_string
 from stui.image.smalltalk.library import primitive
 from stui.image.smalltalk.objects import Block, Char, Obj, StClass, StString
+from stui.image.smalltalk.printing import int_text
 from stui.image.smalltalk.runtime import SMALL_MAX, SMALL_MIN
 
 if TYPE_CHECKING:
@@ -444,7 +445,7 @@ def _times_repeat(vm: VM, rcv: int, block: Block) -> int:
 
 @primitive("Number", "printString:", "printStringBase:", "radix:")
 def _print_base(vm: VM, rcv: Any, base: int) -> StString:
-    return StString(_in_base(rcv, base) if type(rcv) is int else str(rcv))
+    return StString(_in_base(rcv, base) if type(rcv) is int else print_string(vm, rcv))
 
 
 def _in_base(n: int, base: int) -> str:
@@ -460,7 +461,7 @@ def _in_base(n: int, base: int) -> str:
 
 @primitive("Integer", "printPaddedWith:to:")
 def _print_padded(vm: VM, rcv: int, pad: Char, width: int) -> StString:
-    text = str(abs(rcv)).rjust(width - (1 if rcv < 0 else 0), pad.ch)
+    text = int_text(abs(rcv)).rjust(width - (1 if rcv < 0 else 0), pad.ch)
     return StString(("-" if rcv < 0 else "") + text)
 
 
@@ -631,7 +632,7 @@ def _as_character(vm: VM, rcv: int) -> Any:
 
 @primitive("Integer", "numberOfDigits")
 def _number_of_digits(vm: VM, rcv: int) -> int:
-    return len(str(abs(rcv)))
+    return len(int_text(abs(rcv)))
 
 
 @primitive("Integer", "numerator")
@@ -656,7 +657,7 @@ def _digit_length(vm: VM, rcv: int) -> int:
 
 @primitive("Integer", "asWords")
 def _as_words(vm: VM, rcv: int) -> StString:
-    return StString(str(rcv))
+    return StString(int_text(rcv))
 
 
 # -- Fraction, Float -----------------------------------------------------------------------------------

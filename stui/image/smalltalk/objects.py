@@ -21,6 +21,7 @@ from typing import Any
 
 __all__ = (
     "DEAD",
+    "MAX_ELEMENTS",
     "Block",
     "Char",
     "EvaluationInterrupted",
@@ -129,13 +130,27 @@ class Obj:
         return f"<{self.cls.name} {self.slots!r} {self.data!r}>"
 
 
+# The most elements a primitive will materialise at once (an Interval as a list, ``new:``): beyond this
+# one Python operation could hold the evaluation (and the server) for seconds and gigabytes.
+MAX_ELEMENTS = 20_000_000
+
+
 def range_items(data: tuple[Any, Any, Any]) -> list[Any]:
-    """The elements of an Interval payload ``(start, stop, step)``."""
+    """The elements of an Interval payload ``(start, stop, step)``.
+
+    Raises:
+        ValueError: more than MAX_ELEMENTS elements (a PrimitiveFailed in Smalltalk).
+    """
     start, stop, step = data
     if type(start) is int and type(stop) is int and type(step) is int:
-        return list(range(start, stop + (1 if step > 0 else -1), step))
+        r = range(start, stop + (1 if step > 0 else -1), step)
+        if len(r) > MAX_ELEMENTS:
+            raise ValueError(f"an Interval of {len(r)} elements is too large to enumerate here")
+        return list(r)
     items = []
     n = int((stop - start) // step) + 1 if step != 0 else 0
+    if n > MAX_ELEMENTS:
+        raise ValueError(f"an Interval of {n} elements is too large to enumerate here")
     for i in range(max(n, 0)):
         value = start + i * step
         if type(value) is not int and type(value) is not float and value.denominator == 1:

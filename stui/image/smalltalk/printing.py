@@ -33,6 +33,7 @@ __all__ = (
     "article_name",
     "char_print",
     "float_print",
+    "int_text",
     "string_print",
     "symbol_print",
 )
@@ -82,6 +83,19 @@ def float_print(f: float) -> str:
             return f"{sign}{digits}{'0' * (point - len(digits))}.0"
         return f"{sign}{digits[:point]}.{digits[point:]}"
     return f"{sign}{digits[0]}.{digits[1:] or '0'}e{point - 1}"
+
+
+def int_text(n: int) -> str:
+    """``str(n)`` without Python's 4300-digit conversion limit (divide and conquer)."""
+    try:
+        return str(n)
+    except ValueError:
+        pass
+    if n < 0:
+        return "-" + int_text(-n)
+    half = int(n.bit_length() * 0.30103) // 2
+    high, low = divmod(n, 10**half)
+    return int_text(high) + int_text(low).zfill(half)
 
 
 def char_print(c: Char) -> str:
@@ -148,6 +162,16 @@ class Printer:
         if self.limit is not None and self.size > self.limit:
             raise PrintLimitReached
 
+    def write_int(self, n: int) -> None:
+        """Write an integer; when it has far more digits than the limit, only its leading digits."""
+        digits = int(abs(n).bit_length() * 0.30103) + 1
+        if self.limit is not None and digits > self.limit + 64:
+            keep = self.limit + 32
+            lead = abs(n) // 10 ** (digits - keep)
+            self.write(("-" if n < 0 else "") + int_text(lead))  # longer than the limit: raises
+            return
+        self.write(int_text(n))
+
     def text(self) -> str:
         return "".join(self.parts)
 
@@ -213,7 +237,7 @@ class Printer:
         elif t is bool:
             self.write("true" if obj else "false")
         elif t is int:
-            self.write(str(obj))
+            self.write_int(obj)
         elif t is float:
             self.write(float_print(obj))
         elif t is Fraction:

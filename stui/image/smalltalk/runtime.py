@@ -21,6 +21,7 @@ from stui.image.smalltalk.ast import ArrayLit, ByteArrayLit, CharLit, LiteralVal
 from stui.image.smalltalk.compiler import Compiler
 from stui.image.smalltalk.errors import SmalltalkSyntaxError
 from stui.image.smalltalk.objects import (
+    MAX_ELEMENTS,
     Block,
     Char,
     EvaluationInterrupted,
@@ -275,7 +276,10 @@ class VM:
         return fn
 
     def send(self, receiver: Any, selector: str, *args: Any) -> Any:
-        """Send a message from Python code (primitives)."""
+        """Send a message from Python code (primitives); counts as a step for the checkpoint."""
+        self.ticks -= 1
+        if self.ticks < 0:
+            self.checkpoint()
         return self.lookup_in(self.class_of(receiver), selector)(receiver, *args)
 
     def responds_to(self, receiver: Any, selector: str) -> bool:
@@ -318,6 +322,8 @@ class VM:
     def new_instance(self, cls: StClass, size: int = 0) -> Obj:
         """A fresh instance of *cls* shaped by its kind (``basicNew``/``basicNew:``)."""
         slots = [None] * len(cls.all_ivars)
+        if size > MAX_ELEMENTS:
+            return self.signal_error("Error", f"{size} elements is more than this image allows")
         match cls.kind:
             case Kind.ARRAY:
                 return Obj(cls, slots, [None] * size)
