@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from argparse import Namespace
 
 import pytest
+import trio
 
 from stui import cli
+from stui.image.config import ImageServerConfig
 from stui.image.connection_file import find_connection_files, write_connection_file
 
 
@@ -129,3 +133,47 @@ def test_serve_keys(tmp_path, monkeypatch):
 def test_serve_refuses_a_bad_config(capsys):
     assert cli.main(["image", "serve", "--no-zmq", "--no-key"]) == 2
     assert "at least one" in capsys.readouterr().err
+
+
+async def test_serve_until_signalled_reports_ready_and_stops_on_sigterm(runtime_dir):
+    config = ImageServerConfig(name="sig", connection_dir=runtime_dir, shutdown_grace=0.1)
+    read_end, write_end = os.pipe()
+    try:
+        async with trio.open_nursery() as nursery:
+            done = trio.Event()
+
+            async def serve() -> None:
+                await cli._serve_until_signalled(config, write_end)
+                done.set()
+
+            nursery.start_soon(serve)
+            await trio.lowlevel.wait_readable(read_end)
+            ready = json.loads(os.read(read_end, 4096))
+            assert ready["event"] == "ready" and ready["pid"] == os.getpid()
+            path = runtime_dir / ready["connection_file"].rsplit("/", 1)[1]
+            assert path.exists()
+            # The signal receiver is installed before the ready line is written.
+            os.kill(os.getpid(), signal.SIGTERM)
+            with trio.fail_after(10):
+                await done.wait()
+            assert not path.exists()
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "match"),
+    [
+        ({"name": ""}, "image name"),
+        ({"name": "a/b"}, "image name"),
+        ({"zmq_address": None}, "at least one"),
+        ({"ws_address": "wss://x:1/stui"}, "ws://"),
+        ({"max_sessions": 0}, "max_sessions"),
+        ({"eval_time_budget": 0}, "eval_time_budget"),
+        ({"shutdown_grace": -1}, "shutdown_grace"),
+    ],
+)
+def test_config_refuses_nonsense(overrides, match):
+    with pytest.raises(ValueError, match=match):
+        ImageServerConfig(**overrides)
