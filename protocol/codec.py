@@ -9,7 +9,7 @@ The version sits outside the payload so a peer can refuse a version it does not 
 anything else; the signature covers the payload bytes exactly as sent (see `protocol.signing`).
 
 Decoding trusts nothing: the size is capped before CBOR is touched, cbor2 runs with a depth limit, no
-indefinite lengths and no duplicate keys, trailing bytes are refused, and every field is checked against
+indefinite lengths, no duplicate keys and no tags, trailing bytes are refused, and every field is checked against
 the message class's annotations (no unknown keys, no missing required keys, exact types). Every failure
 is a `RemoteProtocolError` (or `SignatureError`) whose text says what was wrong and where; its
 `request_id` is set whenever the payload's id could be read, so the receiver can answer with an `Error`.
