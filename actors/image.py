@@ -462,6 +462,7 @@ class ImageActor:
             match reply:
                 case SessionOpened(session=summary):
                     self.cache.add(summary, now=time.time())
+                    await self._persist(persistence.record_session, self, summary)
                 case (
                     Error(code=ErrorCode.SESSION_NOT_FOUND)
                     | Error(code=ErrorCode.PERMISSION_DENIED)

@@ -31,6 +31,7 @@ from stui.protocol import (
     ImageSessionStats,
     ImageStatusChanged,
     ListImageSessions,
+    SessionOrphaned,
     SessionStatus,
     SwitchImageContext,
 )
@@ -429,3 +430,20 @@ async def test_store_records_images_sessions_history_and_restores(nursery):
                 return record.status is SessionStatus.ORPHANED
 
             await wait_until(orphaned)
+            remembered = {
+                r.session_id: r.name for r in await store.sessions_to_restore("img-alpha")
+            }
+        # the image restarts while no supervisor is running: the next one re-creates what the store
+        # remembers, under the same names, and reports the lost ones
+        fake.restart()
+        async with open_supervisor(config, store=store) as sup3, sup3.subscribe() as events:
+            await connect_fake(sup3, fake)
+            lost = set()
+            while events.pending():
+                event = events.receive_nowait()
+                if isinstance(event, SessionOrphaned):
+                    lost.add(event.session_id)
+            assert lost == set(remembered)
+            cache = sup3.actor().cache
+            assert sorted(s.name for s in cache) == sorted(remembered.values())
+            assert not set(cache.session_ids()) & set(remembered)
