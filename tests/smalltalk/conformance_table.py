@@ -337,7 +337,12 @@ ARRAYS: list[Row] = [
     ("#(1 2 3) class", "Array"),
     ("{1+1. 2*3}", "#(2 6)"),
     ("{1/2. 3}", "{(1/2). 3}"),
-    ("{Object new}", "{an Object}"),
+    ("{Object new}", "an Array(an Object)"),
+    ("{Object new. 3}", "an Array(an Object 3)"),
+    ("{3 @ 4. 1/2. Object}", "{(3@4). (1/2). Object}"),
+    ("{#a -> 1}", "{#a->1}"),
+    ("{OrderedCollection new}", "an Array(an OrderedCollection())"),
+    ("{1. #(2 3)}", "#(1 #(2 3))"),
     ("#[1 2 3]", "#[1 2 3]"),
     ("#[1 2 3] class", "ByteArray"),
     ("Array new: 3", "#(nil nil nil)"),
@@ -807,7 +812,7 @@ CLASSES: list[Row] = [
     (
         ACCOUNT
         + "Account compile: 'printOn: aStream aStream nextPutAll: ''Acc'''. {Account new. Account new}",
-        "{Acc. Acc}",
+        "an Array(Acc Acc)",
     ),
     (
         ACCOUNT

@@ -315,15 +315,34 @@ class Printer:
             self.write(article_name(cls.name))
 
     def array(self, obj: Obj) -> None:
+        """Array>>printOn:: literal form, else ``{a. b}`` if self-evaluating, else ``an Array(...)``."""
         items = obj.data
-        if (not self.display and all(_is_literal(x) for x in items)) or self.display:
+        plain = obj.cls.name == "Array"
+        if plain and (self.display or all(_is_literal(x) for x in items)):
             self.write("#(")
             self.elements(items)
             self.write(")")
-        else:
+        elif plain and all(_is_self_evaluating(x) for x in items):
             self.write("{")
             self.elements(items, ". ")
             self.write("}")
+        else:
+            self.write(article_name(obj.cls.name) + "(")
+            self.elements(items)
+            self.write(")")
+
+
+_SELF_EVALUATING_CLASSES = frozenset({"Point", "Association", "Interval"})
+
+
+def _is_self_evaluating(x: Any) -> bool:
+    """Pharo's isSelfEvaluating: printing it gives an expression that evaluates to an equal object."""
+    t = type(x)
+    if _is_literal(x) or t in (float, Fraction, StClass):
+        return True
+    if t is Obj and x.cls.name in _SELF_EVALUATING_CLASSES:
+        return all(_is_self_evaluating(v) for v in x.slots)
+    return t is Obj and x.cls.name == "Array" and all(_is_self_evaluating(v) for v in x.data)
 
 
 def _text_of(value: Any) -> str:
@@ -336,7 +355,9 @@ def _text_of(value: Any) -> str:
 
 def _is_literal(x: Any) -> bool:
     t = type(x)
-    if x is None or t in (bool, int, float, Char, StString, str):
+    if t is float:
+        return math.isfinite(x)
+    if x is None or t in (bool, int, Char, StString, str):
         return True
     if t is Obj and x.cls.name == "Array":
         return all(_is_literal(i) for i in x.data)

@@ -140,7 +140,9 @@ class VM:
         self.epoch = 0
         # Per-evaluation state, swapped by Evaluation around each slice.
         self.depth = 0
-        self.max_depth = max_depth or max(50, (sys.getrecursionlimit() - 250) // 5)
+        # About four Python frames per Smalltalk activation; deeper recursion that still hits
+        # Python's limit (through primitives) is caught as a RecursionError at the boundary.
+        self.max_depth = max_depth or max(50, (sys.getrecursionlimit() - 200) // 4)
         self.ticks = TICKS_PER_CLOCK_CHECK
         self.deadline = float("inf")
         self.interrupt_reason: str | None = None
