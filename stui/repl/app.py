@@ -158,6 +158,8 @@ class Repl:
         self._interrupt = asyncio.Event()
         self._evaluating = False
         self._local_cache: tuple[float, list[str]] = (0.0, [])
+        #: images the user asked to disconnect: their DISCONNECTED event needs no notice
+        self.disconnecting: set[str] = set()
         self.session: PromptSession[str] | None = None
 
     # ----------------------------------------------------------------------------------------------
@@ -330,6 +332,8 @@ class Repl:
                     self.notice(f"{name} is connected again{why}")
             case ConnectionStatus.RECONNECTING:
                 self.notice(f"{name}: link lost, reconnecting{why}", "warn")
+            case ConnectionStatus.DISCONNECTED if name in self.disconnecting:
+                self.disconnecting.discard(name)
             case ConnectionStatus.DISCONNECTED | ConnectionStatus.FAILED:
                 kind = "bad" if new is ConnectionStatus.FAILED else "warn"
                 text = f"{name} is {new.value}{why}"

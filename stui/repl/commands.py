@@ -141,7 +141,11 @@ async def connect(repl: Repl, args: str) -> None:
     key = b""
     interval, misses = 1.0, 3
     address = target
-    if "://" not in target:
+    if "://" in target:
+        local = _local_image(address=target)  # a local image's address: its key is in its file
+        if local is not None:
+            key = local.key
+    else:
         configured = repl.config.image(target)
         if configured is not None:
             address = configured.address
@@ -181,12 +185,17 @@ async def connect(repl: Repl, args: str) -> None:
     )
 
 
-def _local_image(name: str) -> Any:
+def _local_image(name: str | None = None, *, address: str | None = None) -> Any:
+    """The newest running local image with this name (or serving this address), from its file."""
     from stui.image.connection_file import find_connection_files
     from stui.paths import runtime_dir
 
     for info in reversed(find_connection_files(runtime_dir())):  # newest first
-        if info.image_name == name and not info.stale:
+        if info.stale:
+            continue
+        if name is not None and info.image_name == name:
+            return info
+        if address is not None and address in (info.zmq_address, info.ws_address):
             return info
     return None
 
@@ -201,12 +210,13 @@ async def disconnect(repl: Repl, args: str) -> None:
     name = _one_name(args, ":disconnect NAME")
     if name not in repl.images:
         raise CommandError(f"no image called {name!r}")
+    was_current = repl.current == name
+    repl.disconnecting.add(name)
     await repl.call(repl.sup.disconnect, name)
     await repl.refresh()
     text = f"disconnected from {name}"
-    if repl.current in (None, name):
-        other = repl.next_image(exclude=name)
-        text += f"; :use {other} to go on" if other else ""
+    if was_current:
+        text += f"; now on {repl.current}" if repl.current else "; no image left: :connect ADDRESS"
     repl.notice(text)
 
 

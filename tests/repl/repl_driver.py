@@ -104,6 +104,21 @@ class ReplDriver:
                 )
             time.sleep(0.01)
 
+    def wait_for_all(self, needles: list[str], timeout: float = WAIT_TIMEOUT) -> str:
+        """Wait until every needle has appeared after the mark, in any order."""
+        end = time.monotonic() + timeout
+        while True:
+            text = self.text()[self._mark :]
+            if all(needle in text for needle in needles):
+                self._mark += len(text)
+                return text
+            if time.monotonic() > end or not self.thread.is_alive():
+                missing = [n for n in needles if n not in text]
+                raise AssertionError(
+                    f"{missing!r} did not appear; output since the last match:\n{text}"
+                )
+            time.sleep(0.01)
+
     def run(self, line: str, expect: str, timeout: float = WAIT_TIMEOUT) -> str:
         """Type `line` and Enter, wait for `expect`; return the output in between."""
         self.type(line + "\r")
@@ -132,6 +147,22 @@ class ReplDriver:
                 return segment
             time.sleep(0.01)
         raise AssertionError(f"no prompt after {line!r}:\n{self.text()[self._mark :]}")
+
+    def wait_for_prompt(self, expected: str, timeout: float = WAIT_TIMEOUT) -> None:
+        """Wait until the prompt the REPL would draw now reads `expected` (e.g. "gamma:main ◐> ")."""
+        from prompt_toolkit.formatted_text import fragment_list_to_text
+
+        from stui.repl.status_line import prompt_fragments
+
+        assert self.repl is not None
+        end = time.monotonic() + timeout
+        while True:
+            now = fragment_list_to_text(prompt_fragments(self.repl.prompt_state()))
+            if now == expected:
+                return
+            if time.monotonic() > end:
+                raise AssertionError(f"the prompt is {now!r}, not {expected!r}")
+            time.sleep(0.01)
 
     def call_in_loop(self, fn: Any, *args: Any) -> None:
         assert self.loop is not None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import socket
 import time
 from pathlib import Path
 
 from stui.config import load_config
-from stui.image.launcher import ImageProcess
+from stui.image.launcher import ImageProcess, start_image_process_sync
 from stui.repl.main import ConnectTarget, ReplOptions
 from tests.repl.repl_driver import ReplDriver
 
@@ -182,3 +184,64 @@ def test_without_a_store_history_lives_in_memory(
         d.result("2 ** 10", "1024")
         d.run(":history", "2 ** 10")
     assert not (stui_dirs / "data" / "sessions.sqlite3").exists()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_connect_disconnect_and_a_lost_image(
+    images: dict[str, ImageProcess], runtime_dir: Path, tmp_path: Path
+) -> None:
+    env = dict(os.environ, STUI_RUNTIME_DIR=str(runtime_dir))
+    gamma = start_image_process_sync(
+        "gamma", env=env, state_dir=tmp_path / "gamma", extra_args=["--port", str(free_port())]
+    )
+    try:
+        with ReplDriver(make_options(images, names=("alpha",))) as d:
+            # a local image, found through its connection file, by name
+            d.run(":connect gamma", f"gamma: connected at {gamma.address}; :use gamma to switch")
+            # an address, under a name of our choosing
+            d.run(f":connect {images['beta'].address} as b2", "b2: connected")
+            d.run(":connect nowhere", "no local image or configured image called 'nowhere'")
+            d.run(":connect tcp://127.0.0.1:1 as x y", "usage: :connect")
+            d.run(":connect gamma", "an image called 'gamma' is already connected")
+            d.run(":use gamma", "now on gamma:main")
+            d.result("z := 5", "5")
+            # the image dies: the REPL says so above the prompt and the prompt shows it
+            gamma.kill()
+            d.wait_for("gamma: link lost, reconnecting")
+            d.wait_for_prompt("gamma:main ◐> ")
+            out = d.output_of("3 + 4")
+            assert "gamma" in out and "7" not in out.split("3 + 4")[-1]
+            # it comes back (same port, new process): reconnected, and told it restarted
+            gamma = gamma.restart_sync()
+            d.wait_for_all(["gamma is connected again", "gamma restarted"])
+            d.result("3 + 4", "7")
+            # disconnecting the current image offers the next one
+            d.run(":disconnect gamma", "disconnected from gamma; now on alpha")
+            d.run(":disconnect gamma", "no image called 'gamma'")
+            d.run(":disconnect b2", "disconnected from b2")
+    finally:
+        gamma.stop_sync(timeout=5)
+
+
+def test_start_up_with_an_unreachable_image_still_opens_the_rest(
+    images: dict[str, ImageProcess],
+) -> None:
+    options = make_options(images, names=("alpha",))
+    options = dataclasses.replace(
+        options,
+        extra_targets=(
+            *options.extra_targets,
+            ConnectTarget(name="ghost", address=f"tcp://127.0.0.1:{free_port()}"),
+        ),
+        config=dataclasses.replace(
+            options.config, repl=dataclasses.replace(options.config.repl, default_image="alpha")
+        ),
+    )
+    with ReplDriver(options) as d:
+        assert "could not connect to ghost" in d.text()
+        d.result("1 + 1", "2")

@@ -1,0 +1,104 @@
+"""`stui` in a real pseudo-terminal, as a newcomer meets it: no config, two local images started for them.
+
+Start, evaluate `3 + 4`, define a variable, `:use beta` and see the variable is not there, `:use alpha`
+and see it is, interrupt `[true] whileTrue` with Ctrl-C (a real SIGINT from the terminal), quit with
+`:quit` — and the images stui started are stopped (their connection files are gone).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pexpect
+import pytest
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[()][0-9A-B]|\x1b[=>]|\r")
+
+
+class Terminal:
+    """A pexpect child whose screen text is read with escape sequences removed."""
+
+    def __init__(self, child: pexpect.spawn) -> None:
+        self.child = child
+        self.raw = ""
+        self.seen = 0
+
+    def wait_for(self, needle: str, timeout: float = 30) -> str:
+        end = time.monotonic() + timeout
+        while True:
+            clean = ANSI.sub("", self.raw)
+            index = clean.find(needle, self.seen)
+            if index >= 0:
+                segment = clean[self.seen : index + len(needle)]
+                self.seen = index + len(needle)
+                return segment
+            if time.monotonic() > end:
+                raise AssertionError(
+                    f"{needle!r} not on screen; after the last match:\n{clean[self.seen :]}"
+                )
+            try:
+                self.raw += self.child.read_nonblocking(65536, timeout=0.05)
+            except pexpect.TIMEOUT:
+                pass
+            except pexpect.EOF:
+                if needle not in ANSI.sub("", self.raw)[self.seen :]:
+                    raise AssertionError(
+                        f"stui ended before {needle!r}:\n{ANSI.sub('', self.raw)[self.seen :]}"
+                    ) from None
+
+    def enter(self, line: str) -> None:
+        self.child.send(line + "\r")
+
+
+@pytest.mark.timeout(120)
+def test_a_newcomer_session_in_a_real_terminal(tmp_path: Path) -> None:
+    env = dict(
+        os.environ,
+        STUI_RUNTIME_DIR=str(tmp_path / "run"),
+        STUI_DATA_DIR=str(tmp_path / "data"),
+        STUI_CONFIG_DIR=str(tmp_path / "config"),
+        PROMPT_TOOLKIT_NO_CPR="1",  # pexpect answers no cursor-position requests
+        TERM="xterm-256color",
+    )
+    env.pop("STUI_STORE", None)
+    child = pexpect.spawn(
+        sys.executable, ["-m", "stui"], env=env, encoding="utf-8", dimensions=(30, 120), timeout=30
+    )
+    term = Terminal(child)
+    try:
+        term.wait_for("started local images alpha, beta")
+        term.wait_for("alpha:main ●>")
+        assert len(list((tmp_path / "run").glob("*.json"))) == 2  # both images are running
+
+        term.enter("3 + 4")
+        term.wait_for("\n7\n")
+        term.enter("x := 6 * 7")
+        term.wait_for("\n42\n")
+        term.enter(":use beta")
+        term.wait_for("now on beta:main")
+        term.enter("x")
+        term.wait_for("\nnil\n")  # beta has its own workspace: no x there
+        term.enter(":use alpha")
+        term.wait_for("now on alpha:main")
+        term.enter("x")
+        term.wait_for("\n42\n")
+
+        term.enter("[true] whileTrue")
+        time.sleep(1.0)  # let it spin
+        child.sendintr()  # Ctrl-C from the terminal: SIGINT
+        term.wait_for("Interrupted")
+        term.enter("x + 1")
+        term.wait_for("\n43\n")  # the prompt is back and the workspace survived
+
+        term.enter(":quit")
+        child.expect(pexpect.EOF, timeout=30)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+    child.close()
+    assert child.exitstatus == 0
+    assert list((tmp_path / "run").glob("*.json")) == []  # the images stui started were stopped
