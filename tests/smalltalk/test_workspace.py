@@ -148,3 +148,16 @@ def test_complete_selectors(ws: Workspace) -> None:
 def test_complete_with_cursor_in_the_middle(ws: Workspace) -> None:
     start, items = ws.complete("Obj new", 3)
     assert start == 0 and ("Object", "class") in items
+
+
+def test_evaluate_gives_up_after_max_slices(ws: Workspace) -> None:
+    outcome = ws.evaluate("[true] whileTrue", max_slices=2)
+    assert outcome.error_class == "Timeout"  # type: ignore[union-attr]
+
+
+def test_image_accessors() -> None:
+    image = SmalltalkImage("acc")
+    assert image.name == "acc"
+    assert image.globals["Object"] is image.vm.classes["Object"]
+    names = image.class_names()
+    assert names == sorted(names) and "OrderedCollection" in names and "Object class" not in names
