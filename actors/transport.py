@@ -15,8 +15,9 @@ ZeroMQ choices for the client DEALER socket (the actor's link to one image), and
 * `IMMEDIATE=1`: frames are only queued to a completed connection. Without it libzmq queues frames for
   a peer that is away and delivers them after a reconnect, possibly to a restarted image, and the
   actor has already failed the requests they carry: stale requests after reconnect would be wrong.
-  With it, a frame sent while the peer is away waits in the pump's outbox (bounded; `send` then waits),
-  and frames queued in libzmq's pipe when the connection drops are discarded with the pipe. IMMEDIATE
+  With it, frames queued in libzmq's pipe when the connection drops are discarded with the pipe (so
+  a frame sent just as the link drops may be lost), and a frame sent once libzmq has noticed the drop
+  waits in the pump's outbox (bounded; `send` then waits) and goes out after libzmq's reconnect. IMMEDIATE
   also makes "writable" mean "connected", which is what the connect wait above uses.
 * A fresh socket per (re)connection: the actor re-enters `open_transport` after declaring a link lost,
   so nothing queued for the old link (in libzmq or the outbox) can reach a new one. libzmq's own
@@ -25,13 +26,14 @@ ZeroMQ choices for the client DEALER socket (the actor's link to one image), and
 * `SNDHWM`/`RCVHWM` 1000 frames (libzmq's default, stated explicitly) plus the pump's 1000-frame
   outbox and inbox: enough for many requests in flight, bounded so a stuck peer creates backpressure
   instead of unbounded memory. `LINGER=0` and `MAXMSGSIZE` come from `ZmqSocket`.
+* `inproc://` ignores IMMEDIATE (libzmq attaches the pipe at connect, even before the bind), so it
+  is "connected" at once and frames wait for the binder.
 * Several transports should share one context (`zmq_context=`): each context starts an I/O thread.
   Without one, the transport makes and terminates its own; `inproc://` needs the binder's context.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -354,7 +356,7 @@ async def open_transport(
             async with open_ws_transport(
                 address,
                 max_message_size=max_message_size,
-                connect_timeout=math.inf if connect_timeout is None else connect_timeout,
+                connect_timeout=connect_timeout,
             ) as ws_transport:
                 yield ws_transport
         case _:

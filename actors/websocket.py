@@ -21,15 +21,15 @@ import math
 import ssl
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from urllib.parse import urlsplit
 
 import trio
 from stui.protocol import RemoteProtocolError
 from trio_websocket import (
     ConnectionClosed,
-    DisconnectionTimeout,
     HandshakeError,
     WebSocketConnection,
-    open_websocket_url,
+    connect_websocket_url,
 )
 
 from .errors import MessageTooLarge, TransportClosed, TransportConnectError, UnsupportedAddress
@@ -202,6 +202,10 @@ async def open_ws_transport(
 ) -> AsyncIterator[WsTransport]:
     """Connect to a WebSocket URL and yield a `WsTransport`; close it on exit.
 
+    Built on `connect_websocket_url` with our own nursery rather than `open_websocket_url`: the latter
+    (0.12.2) hangs past its connect timeout when a server accepts TCP and never answers the opening
+    handshake, because its nursery waits for the reader task it started.
+
     Args:
         url: a ws:// or wss:// URL.
         max_message_size: the largest message sent or accepted; a bigger incoming message makes
@@ -220,48 +224,49 @@ async def open_ws_transport(
         UnsupportedAddress: the URL is malformed.
 
     Cancellation: cancelling the connect attempt leaves nothing open. On exit the link is closed,
-    whatever ended the body.
+    whatever ended the body; the body's exceptions come out as themselves, not in a group.
     """
     try:
-        cm = open_websocket_url(
-            url,
-            ssl_context,
-            max_message_size=max_message_size,
-            message_queue_size=message_queue_size,
-            connect_timeout=math.inf if connect_timeout is None else connect_timeout,
-            disconnect_timeout=disconnect_timeout,
-        )
+        parts = urlsplit(url)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise ValueError("expected ws://host[:port]/path or wss://...")
+        parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError as exc:
         raise UnsupportedAddress(f"malformed WebSocket URL {url!r}: {exc}") from exc
-    entered = False
-    try:
-        async with cm as ws:
-            entered = True
-            transport = WsTransport(
-                ws,
-                address=url,
-                max_message_size=max_message_size,
-                outbox_size=outbox_size,
-                disconnect_timeout=disconnect_timeout,
+    failure: BaseException | None = None
+    with collapse_single_group():
+        async with trio.open_nursery() as nursery:
+            try:
+                with trio.fail_after(math.inf if connect_timeout is None else connect_timeout):
+                    ws = await connect_websocket_url(
+                        nursery,
+                        url,
+                        ssl_context,
+                        max_message_size=max_message_size,
+                        message_queue_size=message_queue_size,
+                    )
+            except (OSError, HandshakeError, ConnectionClosed, trio.TooSlowError) as exc:
+                failure = exc
+                nursery.cancel_scope.cancel()
+            else:
+                transport = WsTransport(
+                    ws,
+                    address=url,
+                    max_message_size=max_message_size,
+                    outbox_size=outbox_size,
+                    disconnect_timeout=disconnect_timeout,
+                )
+                await nursery.start(transport._write_loop)
+                try:
+                    yield transport
+                finally:
+                    with trio.CancelScope(shield=True):
+                        await transport.aclose()
+                    nursery.cancel_scope.cancel()
+    if failure is not None:
+        if isinstance(failure, trio.TooSlowError):
+            raise TransportConnectError(
+                f"no WebSocket connection to {url} within {connect_timeout} s"
             )
-            with collapse_single_group():
-                async with trio.open_nursery() as nursery:
-                    await nursery.start(transport._write_loop)
-                    try:
-                        yield transport
-                    finally:
-                        with trio.CancelScope(shield=True):
-                            await transport.aclose()
-                        nursery.cancel_scope.cancel()
-    except (HandshakeError, OSError) as exc:
-        if not entered:
-            detail = exc.__cause__ if exc.__cause__ is not None else exc
-            raise TransportConnectError(f"cannot connect to {url}: {detail!r}") from exc
-        if isinstance(exc, DisconnectionTimeout):
-            # The closing handshake outlived its timeout after the body ended: the link is closed
-            # either way. Let the body's own exception through if it had one.
-            context = exc.__context__
-            if context is not None and not isinstance(context, HandshakeError):
-                raise context from None
-            return
-        raise
+        detail = failure.__cause__ if failure.__cause__ is not None else failure
+        raise TransportConnectError(f"cannot connect to {url}: {detail!r}") from failure
