@@ -5,7 +5,7 @@ Theory of operation. `ImageActor.serve()` loops over *connections*. Each connect
     open transport → Hello/Welcome handshake → reader + writer tasks → re-attach (or create) sessions
     → CONNECTED (and, the first time, `task_status.started(actor)`) → heartbeat task
 
-Requests come from any task through `request()`: the caller registers a `_Call` under a fresh request id
+Requests come from any task through `request()`: the caller registers a `Call` (actors/calls.py) under a fresh id
 in the pending table, puts it in the mailbox, and waits for its reply slot. The writer task is the only
 one that sends: it takes calls out of the mailbox, encodes them (signed when the image has a key) and
 hands them to the transport. The reader task is the only one that receives: it decodes each frame (never
@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -96,6 +95,7 @@ from stui.protocol.messages import REPLY_TYPES
 
 from . import persistence
 from .backoff import Backoff
+from .calls import Call, CallTable
 from .errors import (
     EvaluationError,
     ImageDisconnected,
@@ -151,33 +151,6 @@ _STOPPABLE = frozenset(
 )
 
 
-class _Call:
-    """One request in flight: the message, its id, and the slot its outcome lands in."""
-
-    __slots__ = ("done", "error", "message", "reply", "request_id")
-
-    def __init__(self, request_id: int, message: Request) -> None:
-        self.request_id = request_id
-        self.message = message
-        self.done = trio.Event()
-        self.reply: Reply | None = None
-        self.error: Exception | None = None
-
-    def complete(self, reply: Reply) -> None:
-        if not self.done.is_set():
-            self.reply = reply
-            self.done.set()
-
-    def fail(self, error: Exception) -> None:
-        if not self.done.is_set():
-            self.error = error
-            self.done.set()
-
-
-class _Stop(Exception):
-    """Internal: the current connection ends because a stop was requested."""
-
-
 class ImageActor:
     """The actor for one image. Create it, run `serve()` in a nursery (with `nursery.start`), then call
     its request methods from any task of the same trio run.
@@ -187,7 +160,6 @@ class ImageActor:
         cache: the sessions this client holds on the image; may be shared with a later actor.
         link: status and health, shared with the supervisor (and a later actor after a restart).
         bad_frames: frames from the image that failed to decode or verify.
-        late_replies: replies that arrived after their caller stopped waiting.
         connections: successful handshakes so far.
         started: whether `serve()` reported itself started (first connection set up).
     """
@@ -225,18 +197,13 @@ class ImageActor:
         self.link = link if link is not None else LinkState(image_id="", name=self.name)
         self.welcome: Welcome | None = None
         self.bad_frames = 0
-        self.late_replies = 0
         self.connections = 0
         self.started = False
         self._bus = bus if bus is not None else EventBus()
         self._store = store
         self._zmq_context = zmq_context
         self._open_link_factory = open_link
-        self._next_id = 0
-        self._pending: dict[int, _Call] = {}
-        self._mailbox_send, self._mailbox_receive = trio.open_memory_channel[
-            _Call | DisconnectImage
-        ](self.settings.mailbox_size)
+        self._calls = CallTable(self.settings.mailbox_size)
         self._link_up = False  # the reader/writer of a connection are running
         self._conn_scope: trio.CancelScope | None = None
         self._serve_scope: trio.CancelScope | None = None
@@ -312,12 +279,8 @@ class ImageActor:
         """Ask the actor to stop: a `DisconnectImage` for the writer when connected, else cancel the
         reconnect wait. `serve()` then returns. Idempotent; never blocks."""
         self._stop_requested = True
-        if self._link_up:
-            try:
-                self._mailbox_send.send_nowait(DisconnectImage(image_id=self.name))
-                return
-            except (trio.WouldBlock, trio.ClosedResourceError):
-                pass
+        if self._link_up and self._calls.post_stop(DisconnectImage(image_id=self.name)):
+            return
         if self._conn_scope is not None:
             self._conn_scope.cancel()
         if self._serve_scope is not None:
@@ -372,7 +335,7 @@ class ImageActor:
             client_name=self.settings.client_name,
             client_version=self.settings.client_version,
         )
-        rid = self._new_id()
+        rid = self._calls.new_id()
         await transport.send(encode(hello, request_id=rid, key=self.spec.key))
         while True:
             data = await transport.receive()
@@ -521,8 +484,11 @@ class ImageActor:
             except RemoteProtocolError as exc:
                 self.bad_frames += 1
                 log.debug("image %s: bad frame dropped: %s", self.name, exc)
-                if exc.request_id and (call := self._pending.pop(exc.request_id, None)):
-                    call.fail(ImageProtocolError(f"image {self.name!r} sent a bad reply: {exc}"))
+                if exc.request_id:
+                    self._calls.fail(
+                        exc.request_id,
+                        ImageProtocolError(f"image {self.name!r} sent a bad reply: {exc}"),
+                    )
                 continue
             self._dispatch(frame.request_id, frame.message)
             if isinstance(frame.message, SessionExpired):
@@ -548,26 +514,20 @@ class ImageActor:
             case ImageShutdown(reason=reason):
                 self._lose_link(f"image shut down: {reason}")
             case _ if isinstance(message, REPLY_TYPES):
-                call = self._pending.pop(request_id, None)
-                if call is None:
-                    self.late_replies += 1
-                else:
-                    call.complete(message)
+                self._calls.complete(request_id, message)
             case _:  # a Request from the image, or a control message: not for a client
                 self.bad_frames += 1
 
     async def _writer(self, transport: Any) -> None:
         while True:
-            item = await self._mailbox_receive.receive()
+            item = await self._calls.next_outgoing()
             match item:
                 case DisconnectImage():
                     self._fail_pending(f"image {self.name!r} disconnected")
                     if self._conn_scope is not None:
                         self._conn_scope.cancel()
                     return
-                case _Call() as call:
-                    if call.done.is_set() or self._pending.get(call.request_id) is not call:
-                        continue  # failed or abandoned while waiting in the mailbox
+                case Call() as call:
                     try:
                         data = encode(call.message, request_id=call.request_id, key=self.spec.key)
                         await transport.send(data)
@@ -575,9 +535,9 @@ class ImageActor:
                         self._lose_link(f"transport closed: {exc}")
                         return
                     except (LocalProtocolError, TransportError, ValueError) as exc:
-                        self._pending.pop(call.request_id, None)
-                        call.fail(
-                            ImageProtocolError(f"cannot send {type(call.message).__name__}: {exc}")
+                        self._calls.fail(
+                            call.request_id,
+                            ImageProtocolError(f"cannot send {type(call.message).__name__}: {exc}"),
                         )
 
     async def _heartbeat(self) -> None:
@@ -607,21 +567,20 @@ class ImageActor:
             self._conn_scope.cancel()
 
     def _fail_pending(self, reason: str) -> None:
-        pending, self._pending = self._pending, {}
-        for call in pending.values():
-            call.fail(ImageDisconnected(f"image {self.name!r}: {reason}"))
+        self._calls.fail_all(lambda: ImageDisconnected(f"image {self.name!r}: {reason}"))
 
     # ----------------------------------------------------------------------------------------------
     # Requests
 
-    def _new_id(self) -> int:
-        self._next_id += 1
-        return self._next_id
+    @property
+    def late_replies(self) -> int:
+        """Replies that arrived after their caller stopped waiting (dropped)."""
+        return self._calls.late_replies
 
     @property
     def pending(self) -> int:
         """Requests in flight."""
-        return len(self._pending)
+        return len(self._calls)
 
     def _check_ready(self) -> None:
         match self.link.status:
@@ -656,23 +615,7 @@ class ImageActor:
     async def _send_and_wait(self, message: Request, timeout: float | None) -> Reply:
         if not self._link_up:
             raise ImageDisconnected(f"image {self.name!r} is not connected")
-        call = _Call(self._new_id(), message)
-        self._pending[call.request_id] = call
-        try:
-            with trio.fail_after(math.inf if timeout is None else timeout):
-                await self._mailbox_send.send(call)
-                await call.done.wait()
-        except trio.TooSlowError:
-            raise RequestTimeout(
-                f"image {self.name!r}: no answer to {type(message).__name__} within {timeout} s"
-            ) from None
-        finally:
-            if self._pending.get(call.request_id) is call:
-                del self._pending[call.request_id]
-        if call.error is not None:
-            raise call.error
-        assert call.reply is not None
-        return call.reply
+        return await self._calls.call(message, timeout, f"image {self.name!r}")
 
     def _session_for(self, session: str | None) -> str:
         sid = session or self.cache.active
@@ -772,7 +715,7 @@ class ImageActor:
         Returns:
             one acknowledgement per evaluation that was in flight.
         """
-        targets = [c.request_id for c in self._pending.values() if isinstance(c.message, Evaluate)]
+        targets = self._calls.in_flight(Evaluate)
         acks: list[InterruptAck] = []
         for target in targets:
             reply = await self.request(
@@ -885,7 +828,7 @@ class ImageActor:
             rtt=self.link.rtt,
             instance_id=self.cache.instance_id,
             since=self.link.since,
-            pending=len(self._pending),
+            pending=len(self._calls),
             restarts=restarts,
         )
 

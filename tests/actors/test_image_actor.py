@@ -45,7 +45,7 @@ SETTINGS = ActorSettings(connect_timeout=2.0, reconnect_initial=0.1, reconnect_m
 
 
 def pending_evaluations(actor: ImageActor) -> int:
-    return sum(isinstance(call.message, Evaluate) for call in actor._pending.values())
+    return len(actor._calls.in_flight(Evaluate))
 
 
 def drain(sub: Subscription) -> list[object]:

@@ -1,0 +1,165 @@
+"""Requests in flight on one image link: the pending table, matched by request id, and the mailbox.
+
+An image actor lets any number of tasks make requests at once over one link. Each request becomes a
+`Call`: a fresh request id, the message, and a one-shot slot for its outcome. The caller registers the
+call in the table, posts it to the mailbox and waits on the slot; the actor's writer task takes calls
+out of the mailbox (skipping those already failed or abandoned) and sends them; the reader task
+completes the call whose id a reply carries. So:
+
+- a reply for an id nobody waits for any more (the caller timed out or was cancelled) is *late*: it
+  is dropped and counted, never delivered to another caller;
+- failing the whole table at once (`fail_all`, when the link is lost) wakes every caller immediately,
+  including those whose calls were still waiting in the mailbox;
+- the mailbox also carries the actor's stop message (a `DisconnectImage`), behind the calls already
+  posted.
+
+No I/O here: the table only touches trio primitives, so it is exercised through the actor's tests.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import trio
+from stui.protocol import DisconnectImage, Reply, Request
+
+from .errors import RequestTimeout
+
+__all__ = ["Call", "CallTable"]
+
+
+class Call:
+    """One request in flight: the message, its id, and the slot its outcome lands in.
+
+    Attributes:
+        request_id: the id the request is sent with, and its reply carries.
+        message: the request.
+        done: set once `reply` or `error` is.
+    """
+
+    __slots__ = ("done", "error", "message", "reply", "request_id")
+
+    def __init__(self, request_id: int, message: Request) -> None:
+        self.request_id = request_id
+        self.message = message
+        self.done = trio.Event()
+        self.reply: Reply | None = None
+        self.error: Exception | None = None
+
+    def complete(self, reply: Reply) -> None:
+        if not self.done.is_set():
+            self.reply = reply
+            self.done.set()
+
+    def fail(self, error: Exception) -> None:
+        if not self.done.is_set():
+            self.error = error
+            self.done.set()
+
+
+class CallTable:
+    """The pending table and mailbox of one actor (see the module docstring).
+
+    Attributes:
+        late_replies: replies that arrived for calls nobody waits for any more.
+    """
+
+    def __init__(self, mailbox_size: int = 256) -> None:
+        self.late_replies = 0
+        self._next_id = 0
+        self._pending: dict[int, Call] = {}
+        self._send, self._receive = trio.open_memory_channel[Call | DisconnectImage](mailbox_size)
+
+    def __len__(self) -> int:
+        return len(self._pending)
+
+    def new_id(self) -> int:
+        """A request id never used before on this table (ids grow across reconnections)."""
+        self._next_id += 1
+        return self._next_id
+
+    def in_flight(self, kind: type) -> list[int]:
+        """The ids of pending calls whose message is a `kind`."""
+        return [c.request_id for c in self._pending.values() if isinstance(c.message, kind)]
+
+    async def call(self, message: Request, timeout: float | None, what: str) -> Reply:
+        """Register a call, post it to the mailbox and wait for its outcome.
+
+        Args:
+            message: the request.
+            timeout: seconds to wait; None waits until the call completes or fails.
+            what: names the image in the timeout's message.
+
+        Returns:
+            The reply (an `Error` reply too: interpreting it is the caller's business).
+
+        Raises:
+            RequestTimeout: `timeout` ran out; the call is abandoned and its late reply dropped.
+            Exception: whatever the call was failed with (`ImageDisconnected` on link loss, ...).
+
+        Cancellation: the call is abandoned: not sent if it was still in the mailbox, and its reply
+        dropped otherwise.
+        """
+        call = Call(self.new_id(), message)
+        self._pending[call.request_id] = call
+        try:
+            with trio.fail_after(math.inf if timeout is None else timeout):
+                await self._send.send(call)
+                await call.done.wait()
+        except trio.TooSlowError:
+            raise RequestTimeout(
+                f"{what}: no answer to {type(message).__name__} within {timeout} s"
+            ) from None
+        finally:
+            if self._pending.get(call.request_id) is call:
+                del self._pending[call.request_id]
+        if call.error is not None:
+            raise call.error
+        assert call.reply is not None
+        return call.reply
+
+    async def next_outgoing(self) -> Call | DisconnectImage:
+        """The next call to send (skipping failed and abandoned ones), or a stop message.
+
+        Cancellation: safe; nothing is taken out of the mailbox when cancelled.
+        """
+        while True:
+            item = await self._receive.receive()
+            match item:
+                case Call() if item.done.is_set() or self._pending.get(item.request_id) is not item:
+                    continue
+                case _:
+                    return item
+
+    def post_stop(self, message: DisconnectImage) -> bool:
+        """Queue a stop message behind the calls already posted. False when the mailbox is full."""
+        try:
+            self._send.send_nowait(message)
+        except trio.WouldBlock:
+            return False
+        return True
+
+    def complete(self, request_id: int, reply: Reply) -> bool:
+        """Deliver a reply. Returns False (and counts it late) when nobody waits for that id."""
+        call = self._pending.pop(request_id, None)
+        if call is None:
+            self.late_replies += 1
+            return False
+        call.complete(reply)
+        return True
+
+    def fail(self, request_id: int, error: Exception) -> bool:
+        """Fail one call. Returns False when nobody waits for that id."""
+        call = self._pending.pop(request_id, None)
+        if call is None:
+            return False
+        call.fail(error)
+        return True
+
+    def fail_all(self, make_error: Callable[[], Exception]) -> int:
+        """Fail every pending call at once, each with its own exception. Returns how many."""
+        pending, self._pending = self._pending, {}
+        for call in pending.values():
+            call.fail(make_error())
+        return len(pending)
