@@ -372,23 +372,21 @@ class Supervisor:
         return self._snapshot(slot)
 
     async def _stop_slots(self, slots: list[_Slot]) -> None:
-        """Stop messages first (in the given order), then wait, then cancel what is left."""
+        """Stop the slots one after the other in the given order: a stop message, a wait for the actor
+        to finish, and cancellation once `shutdown_timeout` (for all of them together) has passed."""
+        deadline = trio.current_time() + self.config.shutdown_timeout
         for slot in slots:
             slot.stopping = True
             if slot.actor is not None and slot.serving:
                 slot.actor.stop()
             else:  # waiting to restart a crashed actor: nothing to stop gracefully
                 slot.scope.cancel()
-        with trio.move_on_after(self.config.shutdown_timeout):
-            for slot in slots:
+            with trio.move_on_at(deadline):
                 await slot.done.wait()
-        for slot in slots:
             if not slot.done.is_set():
                 log.warning("image %s did not stop in time: cancelled", slot.name)
                 slot.scope.cancel()
-        for slot in slots:
-            await slot.done.wait()
-        for slot in slots:
+                await slot.done.wait()
             if slot.link.status is not ConnectionStatus.FAILED:
                 self._bus.publish(
                     slot.link.move(ConnectionStatus.DISCONNECTED, "disconnected on request")

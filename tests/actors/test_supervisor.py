@@ -447,3 +447,17 @@ async def test_store_records_images_sessions_history_and_restores(nursery):
             cache = sup3.actor().cache
             assert sorted(s.name for s in cache) == sorted(remembered.values())
             assert not set(cache.session_ids()) & set(remembered)
+
+
+async def test_shutdown_stops_images_in_reverse_start_order(nursery, autojump_clock):
+    fakes = [FakeImage(nursery, name=n) for n in ("a", "b", "c")]
+    async with open_supervisor(CONFIG) as sup:
+        events = sup.subscribe()
+        for fake in fakes:
+            await connect_fake(sup, fake)
+    stopped = [
+        e.name
+        for e in [events.receive_nowait() for _ in range(events.pending())]
+        if isinstance(e, ImageStatusChanged) and e.new is S.DISCONNECTED
+    ]
+    assert stopped == ["c", "b", "a"]
