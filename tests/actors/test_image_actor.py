@@ -19,6 +19,7 @@ from stui.actors.errors import (
 from stui.actors.events import EventBus, Subscription
 from stui.actors.image import ActorSettings, ImageActor
 from stui.protocol import (
+    AttachSession,
     ConnectImage,
     ConnectionHealth,
     ConnectionStatus,
@@ -479,3 +480,19 @@ async def test_a_failing_store_is_logged_never_fatal(nursery, autojump_clock, ca
     failed = {r.getMessage() for r in caplog.records if "session store" in r.getMessage()}
     assert {"session store: record_image failed", "session store: add_history failed"} <= failed
     actor.stop()
+
+
+async def test_unanswered_session_reattach_drops_the_link_and_retries(nursery, autojump_clock):
+    fake = FakeImage(nursery)
+    async with actor_on(fake) as (actor, _):
+        main = actor.cache.active
+        fake.ignore.add(AttachSession)
+        fake.kill()
+        await trio.sleep(SETTINGS.connect_timeout * 2 + 1)
+        assert actor.status().status is S.RECONNECTING
+        assert fake.connections >= 3  # each attempt gave up on the attach and tried again
+        attaches = [m for m in fake.received if isinstance(m, AttachSession)]
+        assert len(attaches) == fake.connections - 1
+        fake.ignore.clear()  # (the attempt in progress still times out first)
+        await trio.sleep(SETTINGS.connect_timeout + SETTINGS.reconnect_max + 1)
+        assert actor.status().status is S.CONNECTED and actor.cache.active == main
