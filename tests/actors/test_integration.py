@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 import trio
-from stui.actors.errors import EvaluationError, ImageDisconnected, SessionError
+from stui.actors.errors import EvaluationError, ImageDisconnected, SessionError, UnsupportedAddress
 from stui.actors.supervisor import SupervisorConfig, open_supervisor
 from stui.protocol import (
     ConnectionHealth,
@@ -230,3 +230,14 @@ async def test_sessions_are_isolated_across_images_and_supervisors(images):
             await one.evaluate("nil foo", image="alpha")
         assert info.value.code is ErrorCode.EVALUATION_ERROR
         assert info.value.details.error_class == "MessageNotUnderstood"
+
+
+async def test_unreachable_addresses_fail_connect_cleanly():
+    config = SupervisorConfig(connect_timeout=0.5)
+    async with open_supervisor(config) as sup:
+        for address in ("tcp://127.0.0.1:1", "ws://127.0.0.1:1/stui"):
+            with pytest.raises(ImageDisconnected, match="cannot connect"):
+                await sup.connect(address)
+        with pytest.raises(UnsupportedAddress):
+            await sup.connect("http://127.0.0.1:1/")
+        assert sup.images() == [] and sup.current is None
