@@ -161,3 +161,42 @@ def test_image_accessors() -> None:
     assert image.globals["Object"] is image.vm.classes["Object"]
     names = image.class_names()
     assert names == sorted(names) and "OrderedCollection" in names and "Object class" not in names
+
+
+def test_sliced_inspection(ws: Workspace) -> None:
+    value(
+        ws, "Object subclass: #Slow instanceVariableNames: 'a' classVariableNames: '' package: 'T'"
+    )
+    value(ws, "Slow compile: 'printOn: aStream [true] whileTrue'")
+    handle = value(ws, "Array with: 1").handle
+    ev = ws.start_inspection(handle)  # type: ignore[arg-type]
+    data = ev.resume(1.0)
+    assert isinstance(data, InspectionData) and data.print_string == "#(1)"
+    slow = ws.start("Slow new")
+    assert slow.resume(0.001) is None  # printing the result loops
+    slow.interrupt()
+    assert slow.resume().error_class == "Interrupted"  # type: ignore[union-attr]
+    # Register a Slow instance without printing it, then inspect it in slices.
+    ws.vars["s"] = None
+    value(ws, "s := Slow new. nil")
+    slow_handle = ws.register(ws.vars["s"])
+    assert slow_handle is not None
+    ev = ws.start_inspection(slow_handle)
+    assert ev.resume(0.001) is None
+    ev.interrupt("Timeout")
+    assert ev.resume().error_class == "Timeout"  # type: ignore[union-attr]
+    missing = ws.start_inspection(999999).resume()
+    assert missing.error_class == "UnknownHandle"  # type: ignore[union-attr]
+    value(ws, "Slow compile: 'printOn: aStream self error: ''broken'''")
+    broken = ws.start_inspection(slow_handle).resume(1.0)
+    assert (broken.error_class, broken.message_text) == ("Error", "broken")  # type: ignore[union-attr]
+
+
+def test_subclass_run_override_seam(ws: Workspace) -> None:
+    from stui.image.smalltalk import Evaluation
+
+    class Custom(Evaluation):
+        def _run(self) -> object:
+            return ("custom", self.source)
+
+    assert Custom(ws, "x").resume() == ("custom", "x")

@@ -37,7 +37,7 @@ from stui.image.smalltalk.printing import Printer
 if TYPE_CHECKING:
     from stui.image.smalltalk.workspace import Workspace
 
-__all__ = ("Evaluation", "EvaluationState", "Failure", "Outcome", "Success")
+__all__ = ("Evaluation", "EvaluationState", "Failure", "Outcome", "Success", "error_failure")
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +106,15 @@ _SAVED_FIELDS = (
 class Evaluation:
     """One run of workspace code, advanced by :meth:`resume`.
 
-    Created by ``Workspace.start``; not thread-safe; resume it from one thread only.
+    Created by ``Workspace.start`` (or ``Workspace.start_inspection``); not thread-safe; resume it from
+    one thread only.
+
+    Args:
+        workspace: the workspace whose variables the code sees.
+        source: the code.
+        transcript: called with each piece of Transcript output, as it is produced.
+        body: run this instead of compiling *source* (a callable answering the outcome; it runs inside
+            the greenlet, so Smalltalk sends it makes are sliced and interruptible).
     """
 
     def __init__(
@@ -114,6 +122,7 @@ class Evaluation:
         workspace: Workspace,
         source: str,
         transcript: Callable[[str], None] | None = None,
+        body: Callable[[], Any] | None = None,
     ) -> None:
         self.workspace = workspace
         self.source = source
@@ -123,7 +132,14 @@ class Evaluation:
         self._interrupt: str | None = None
         # The greenlet must not refer back to this object, so that dropping an unfinished evaluation
         # frees it at once and __del__ can unwind it (a cycle through suspended frames would leak).
-        self._greenlet = greenlet.greenlet(functools.partial(_run, workspace, source))
+        # A subclass may override _run() (the image server's sliced inspection does); its greenlet then
+        # holds the bound method, and an abandoned one is only collected by the cycle collector.
+        if body is None:
+            if type(self)._run is Evaluation._run:
+                body = functools.partial(_run, workspace, source)
+            else:
+                body = self._run
+        self._greenlet = greenlet.greenlet(body)
         # This evaluation's share of the VM state while it is switched out.
         vm = workspace.image.vm
         self._saved: tuple[Any, ...] = (0, None, None, transcript, None, 0.0, vm.ticks)
@@ -166,6 +182,18 @@ class Evaluation:
             pass
 
     # -- inside -------------------------------------------------------------------------------------
+
+    def _run(self) -> Any:
+        """The greenlet's body: compile, run and print; answers the outcome.
+
+        Subclasses may override it to run other work in slices (it runs inside the greenlet, so it may
+        send Smalltalk messages, and the VM checkpoints apply); answer the outcome to hand back.
+        """
+        return _run(self.workspace, self.source)
+
+    def _error_failure(self, err: UnhandledError) -> Failure:
+        """The Failure describing an unhandled Smalltalk error (for overrides of _run)."""
+        return error_failure(self.workspace, err)
 
     def _switch_in(self, slice_seconds: float) -> Any:
         vm = self.workspace.image.vm
@@ -210,7 +238,7 @@ def _run(ws: Workspace, source: str) -> Outcome:
         printed, truncated = Printer(vm, ws.image.print_limit).result(value)
         displayed, _ = Printer(vm, ws.image.print_limit, display=True).result(value)
     except UnhandledError as err:
-        return _error_failure(ws, err)
+        return error_failure(ws, err)
     except EvaluationInterrupted as err:
         return Failure(err.reason, _interrupt_text(err.reason))
     except RecursionError:
@@ -225,7 +253,8 @@ def _run(ws: Workspace, source: str) -> Outcome:
     return Success(printed, displayed, cls.name, ws.register(value), truncated)
 
 
-def _error_failure(ws: Workspace, err: UnhandledError) -> Failure:
+def error_failure(ws: Workspace, err: UnhandledError) -> Failure:
+    """The Failure describing an unhandled Smalltalk error (class, messageText, DNU details, stack)."""
     vm = ws.image.vm
     exc = err.exception
     try:

@@ -8,6 +8,7 @@ down with :meth:`Workspace.inspect` without the image keeping everything alive f
 
 from __future__ import annotations
 
+import functools
 import re
 from collections import OrderedDict
 from collections.abc import Callable
@@ -15,9 +16,18 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from stui.image.smalltalk.evaluation import Evaluation, Failure, Outcome
+from stui.image.smalltalk.evaluation import Evaluation, Failure, Outcome, error_failure
 from stui.image.smalltalk.lib_collections import elements
-from stui.image.smalltalk.objects import Char, Kind, Obj, StClass, StString, denorm_key
+from stui.image.smalltalk.objects import (
+    Char,
+    EvaluationInterrupted,
+    Kind,
+    Obj,
+    StClass,
+    StString,
+    UnhandledError,
+    denorm_key,
+)
 from stui.image.smalltalk.printing import Printer
 from stui.image.smalltalk.runtime import SMALL_MAX, SMALL_MIN
 
@@ -81,6 +91,16 @@ class Workspace:
     def start(self, source: str, transcript: Callable[[str], None] | None = None) -> Evaluation:
         """Begin evaluating *source*; advance it with ``resume()``."""
         return Evaluation(self, source, transcript)
+
+    def start_inspection(self, handle: int) -> Evaluation:
+        """Begin :meth:`inspect` as a sliced evaluation: printing may run user ``printOn:`` code.
+
+        ``resume()`` answers the :class:`InspectionData`, or a Failure (``UnknownHandle`` for a handle
+        that is not, or no longer, registered; the interrupt reason; an unhandled error's class).
+        """
+        return Evaluation(
+            self, f"<inspect {handle}>", None, body=functools.partial(_inspect_body, self, handle)
+        )
 
     def evaluate(
         self,
@@ -257,7 +277,18 @@ class Workspace:
         ]
 
 
+def _inspect_body(ws: Workspace, handle: int) -> Any:
+    try:
+        return ws.inspect(handle)
+    except UnknownHandle:
+        return Failure("UnknownHandle", f"no object with handle {handle} in this workspace")
+    except EvaluationInterrupted as err:
+        return Failure(err.reason, f"inspection stopped: {err.reason}")
+    except UnhandledError as err:
+        return error_failure(ws, err)
+    except RecursionError:
+        return Failure("StackOverflow", "recursion too deep while printing")
+
+
 _PSEUDO = ("self", "super", "nil", "true", "false", "thisContext")
 _NOT_RECEIVERS = frozenset({"ifTrue", "ifFalse"})
-
-_ = Failure
