@@ -43,6 +43,7 @@ import trio
 
 import stui
 from stui.image.config import ImageServerConfig
+from stui.image.inspection import InspectRun
 from stui.image.sessions import Session, SessionLimitReached, SessionTable
 from stui.image.smalltalk import Failure, SmalltalkImage, Success
 from stui.protocol import (
@@ -482,7 +483,7 @@ class RequestDispatcher:
         record = _InFlight()
         conn.in_flight[rid] = record
         session.busy += 1
-        if isinstance(msg, Evaluate) or (isinstance(msg, Inspect) and msg.expression is not None):
+        if isinstance(msg, Evaluate | Inspect):  # both run Smalltalk (printOn: may be user code)
             session.queue.append(record)  # now, in arrival order
             if session.queue[0] is record:
                 record.turn.set()
@@ -532,12 +533,14 @@ class RequestDispatcher:
         rid: int,
         session: Session,
         record: _InFlight,
-        source: str,
+        source: str | int,
         budget: float,
     ) -> tuple[Any, float] | Error:
-        """Run `source` in the session's workspace, slice by slice; the outcome and the time it took.
+        """Run `source` (code, or a handle to inspect) in the session, slice by slice.
 
-        Returns an `Error` when it was interrupted or ran out of budget.
+        Returns:
+            The outcome and the seconds it ran, or an `Error` when it was interrupted or ran out of
+            budget.
         """
         await record.turn.wait()
         pending: list[str] = []
@@ -549,7 +552,10 @@ class RequestDispatcher:
                 self._send(conn, rid, TranscriptOutput(session_id=session.session_id, text=text))
 
         self.stats.evaluations += 1
-        evaluation = session.workspace.start(source, transcript=pending.append)
+        if isinstance(source, str):
+            evaluation = session.workspace.start(source, transcript=pending.append)
+        else:
+            evaluation = InspectRun(session.workspace, source)
         record.evaluation = evaluation
         started = trio.current_time()
         deadline = started + budget
@@ -619,13 +625,22 @@ class RequestDispatcher:
                     )
                 case Success():
                     handle = outcome.handle
+        assert handle is not None
         try:
-            data = session.workspace.inspect(handle)
+            session.workspace.lookup(handle)
         except LookupError:
             return Error(
                 code=ErrorCode.OBJECT_NOT_FOUND,
                 message=f"no object with handle {handle} in this session (it may have been dropped)",
             )
+        result = await self._run_smalltalk(
+            conn, rid, session, record, handle, self.config.eval_time_budget
+        )
+        if isinstance(result, Error):
+            return result
+        data, _elapsed = result
+        if isinstance(data, Failure):
+            return _failure_error(data)
         return Inspection(
             class_name=data.class_name,
             print_string=data.print_string,

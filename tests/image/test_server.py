@@ -486,3 +486,41 @@ async def test_a_bug_costs_one_request_not_the_server(harness, monkeypatch):
     assert "boom" in expect_error(reply, ErrorCode.INTERNAL_ERROR).message
     monkeypatch.undo()
     assert isinstance(await client.request(SystemInfo()), SystemInfoReply)
+
+
+LOOPY_BOX = (
+    "Object subclass: #Loopy instanceVariableNames: '' classVariableNames: '' package: 'T'",
+    "Loopy compile: 'printOn: aStream  [true] whileTrue'",
+    "Object subclass: #Box instanceVariableNames: 'item' classVariableNames: '' package: 'T'",
+    "Box compile: 'printOn: aStream  aStream nextPutAll: ''a Box'''",
+    "Box compile: 'item: x  item := x'",
+)
+
+
+async def loopy_box(client: Client, sid: str) -> int:
+    """A Box that prints fine, holding a Loopy whose printOn: never ends; the Box's handle."""
+    for source in LOOPY_BOX:
+        await evaluate(client, sid, source)
+    box = await evaluate(client, sid, "Box new item: Loopy new; yourself")
+    assert box.print_string == "a Box" and box.handle is not None
+    return box.handle
+
+
+async def test_inspecting_an_object_whose_printing_loops_can_be_interrupted(harness):
+    info, _ = await harness.start()
+    client = await harness.connect(info)
+    sid = await new_session(client)
+    handle = await loopy_box(client, sid)
+    rid = await client.send(Inspect(session_id=sid, handle=handle))
+    await wait_running(client, sid)  # Pings are answered while the slot's printOn: loops
+    assert (await client.request(Interrupt(target_id=rid))).was_running
+    expect_error(await client.wait_for(rid), ErrorCode.INTERRUPTED)
+    assert (await evaluate(client, sid, "3 + 4")).print_string == "7"
+
+
+async def test_inspect_respects_the_time_budget(harness):
+    info, _ = await harness.start(eval_time_budget=0.3)
+    client = await harness.connect(info)
+    sid = await new_session(client)
+    handle = await loopy_box(client, sid)
+    expect_error(await client.request(Inspect(session_id=sid, handle=handle)), ErrorCode.TIMEOUT)
