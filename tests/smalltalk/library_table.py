@@ -87,6 +87,28 @@ LIBRARY: list[Row] = [
         "10",
     ),
     ("[1/0] on: ZeroDivide do: 42", "42"),
+    # Class-side instance variables, Random, odds and ends
+    (
+        "Object subclass: #Counter instanceVariableNames: '' classVariableNames: '' package: 'T'. "
+        "Counter class instanceVariableNames: 'count'. "
+        "Counter class compile: 'bump count := (count ifNil: [0]) + 1. ^count'. "
+        "Counter subclass: #Sub instanceVariableNames: '' classVariableNames: '' package: 'T'. "
+        "Counter bump. Counter bump. Sub bump. {Counter bump. Sub bump. Counter class instVarNames}",
+        "#(3 2 #('count'))",
+    ),
+    ("((Random seed: 42) next) between: 0 and: 1", "true"),
+    ("((Random seed: 42) next) = ((Random seed: 42) next)", "true"),
+    ("(Random new nextInt: 10) between: 1 and: 10", "true"),
+    ("((Random seed: 7) between: 3 and: 4) between: 3 and: 4", "true"),
+    ("(Random new next) class", "SmallFloat64"),
+    ("(10 atRandom) between: 1 and: 10", "true"),
+    ("0 atRandom", "!Error"),
+    ("(#(4 5 6) atRandom) between: 4 and: 6", "true"),
+    ("#() atRandom", "!CollectionIsEmpty"),
+    ("255 printStringRadix: 16", "'16rFF'"),
+    ("-5 printStringRadix: 2", "'-2r101'"),
+    ("1 to: 3 collect: [:i | i * i]", "#(1 4 9)"),
+    ("#(1 $a) storeString", "'#(1 $a)'"),
     # Collections
     ("(Interval from: 1 to: 3) asArray", "#(1 2 3)"),
     ("(Interval from: 1 to: 9 by: 4) asArray", "#(1 5 9)"),

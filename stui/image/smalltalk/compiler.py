@@ -284,6 +284,8 @@ class Compiler:
         ):
             k = cls.all_ivars.index(name)
             return lambda frame: frame[0].slots[k]
+        if self.cls is not None and self.cls.is_meta and name in self.cls.all_ivars:
+            return lambda frame: frame[0].class_slots.get(name)
         pool = self._class_pool(name)
         if pool is not None:
             return lambda frame: pool[name]
@@ -314,6 +316,13 @@ class Compiler:
                 return v
 
             return set_ivar
+        if self.cls is not None and self.cls.is_meta and name in self.cls.all_ivars:
+
+            def set_class_ivar(frame: Frame) -> Any:
+                v = frame[0].class_slots[name] = value(frame)
+                return v
+
+            return set_class_ivar
         pool = self._class_pool(name)
         if pool is not None:
 

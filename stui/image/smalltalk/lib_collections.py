@@ -516,6 +516,12 @@ def _if_empty_if_not_empty(vm: VM, rcv: Any, empty: Any, not_empty: Any) -> Any:
     return cull(vm, empty) if _size(vm, rcv) == 0 else cull(vm, not_empty, rcv)
 
 
+@primitive("Collection", "atRandom")
+def _collection_at_random(vm: VM, rcv: Any) -> Any:
+    items = elements(vm, rcv)
+    return vm.random.choice(items) if items else _empty_error(vm, rcv)
+
+
 @primitive("Collection", "anyOne")
 def _any_one(vm: VM, rcv: Any) -> Any:
     items = elements(vm, rcv)

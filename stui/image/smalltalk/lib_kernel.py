@@ -78,6 +78,11 @@ def _print_on(vm: VM, rcv: Any, stream: Obj) -> Any:
     return rcv
 
 
+@primitive("Object", "storeString")
+def _store_string(vm: VM, rcv: Any) -> StString:
+    return StString(print_string(vm, rcv))
+
+
 @primitive("Object", "displayNl", "printNl")
 def _print_nl(vm: VM, rcv: Any) -> Any:
     vm.show(display_string(vm, rcv) + "\n")
@@ -651,6 +656,22 @@ def _add_ivars(vm: VM, cls: StClass, names: Any) -> StClass:
     return vm.define_class(
         cls.superclass, cls.name, tuple(as_text(vm, names).split()), (), cls.category
     )
+
+
+@primitive("Metaclass", "instanceVariableNames:")
+def _class_side_ivars(vm: VM, meta: StClass, names: Any) -> StClass:
+    """``Account class instanceVariableNames: 'count'``: class-side instance variables."""
+    meta.ivars = tuple(as_text(vm, names).split())
+    for c in vm.all_classes:  # recompute inherited names below this metaclass
+        if c.is_meta and c.inherits_from(meta):
+            chain = []
+            m: StClass | None = c
+            while m is not None:
+                chain.append(m.ivars if m.is_meta else ())
+                m = m.superclass
+            c.all_ivars = tuple(n for part in reversed(chain) for n in part)
+    vm.invalidate()
+    return meta
 
 
 @primitive("Class", "addClassVarNamed:")

@@ -9,6 +9,7 @@ so ``3 + nil`` fails like Pharo: ``UndefinedObject>>adaptToInteger:andSend:``.
 from __future__ import annotations
 
 import math
+import random as random_module
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -457,6 +458,52 @@ def _in_base(n: int, base: int) -> str:
         m, d = divmod(m, base)
         digits.append(_DIGITS[d])
     return ("-" if n < 0 else "") + "".join(reversed(digits))
+
+
+@primitive("Integer", "printStringRadix:", "storeString:")
+def _print_radix(vm: VM, rcv: int, base: int) -> StString:
+    sign = "-" if rcv < 0 else ""
+    return StString(f"{sign}{base}r{_in_base(abs(rcv), base)}")
+
+
+@primitive("Integer", "atRandom")
+def _at_random(vm: VM, rcv: int) -> Any:
+    if rcv < 1:
+        return vm.signal_error("Error", "atRandom needs a positive integer")
+    return vm.random.randint(1, rcv)
+
+
+@primitive("Number", "to:collect:")
+def _to_collect(vm: VM, rcv: Any, stop: Any, block: Block) -> Any:
+    from stui.image.smalltalk.objects import range_items
+
+    return vm.new_array([block.call(x) for x in range_items((rcv, stop, 1))])
+
+
+@primitive("Random class", "seed:")
+def _random_seed(vm: VM, cls: StClass, seed: Any) -> Obj:
+    return Obj(cls, [], random_module.Random(seed))
+
+
+@primitive("Random", "initialize")
+def _random_initialize(vm: VM, rcv: Obj) -> Obj:
+    rcv.data = random_module.Random(vm.random.random())
+    return rcv
+
+
+@primitive("Random", "next")
+def _random_next(vm: VM, rcv: Obj) -> float:
+    return float(rcv.data.random())
+
+
+@primitive("Random", "nextInt:")
+def _random_next_int(vm: VM, rcv: Obj, n: int) -> int:
+    return int(rcv.data.randint(1, n))
+
+
+@primitive("Random", "between:and:")
+def _random_between(vm: VM, rcv: Obj, low: int, high: int) -> int:
+    return int(rcv.data.randint(low, high))
 
 
 @primitive("Integer", "printPaddedWith:to:")

@@ -170,6 +170,7 @@ class StClass:
         "all_ivars",
         "builtin_name",
         "category",
+        "class_slots",
         "classvars",
         "comment",
         "instance_class",
@@ -198,6 +199,7 @@ class StClass:
         self.methods: dict[str, Method] = {}
         self.lookup_cache: dict[str, Any] = {}
         self.classvars: dict[str, Any] = {}
+        self.class_slots: dict[str, Any] = {}  # values of class-side instance variables
         self.meta: StClass | None = None
         self.instance_class: StClass | None = None
         self.category = category

@@ -12,6 +12,7 @@ unwind (``HandlerReturn``), so ``resume:`` and ``pass`` work and ``ensure:`` blo
 
 from __future__ import annotations
 
+import random
 import sys
 import time
 from fractions import Fraction
@@ -96,6 +97,7 @@ _CLASSES: tuple[tuple[str, str | None, tuple[str, ...], Kind | None, str], ...] 
     ("ReadStream", "PositionableStream", (), None, "Collections-Streams"),
     ("ThreadSafeTranscript", "Stream", (), Kind.POINTERS, "Transcript-Core"),
     ("SmalltalkImage", "Object", (), None, "System-Support"),
+    ("Random", "Object", (), None, "Random-Core"),
     ("Exception", "Object", ("messageText", "signaler"), None, "Kernel-Exceptions"),
     ("Error", "Exception", (), None, "Kernel-Exceptions"),
     ("ArithmeticError", "Error", (), None, "Kernel-Exceptions"),
@@ -150,6 +152,7 @@ class VM:
         self.handlers: Any = None  # linked tuples ((spec, handler, marker), parent)
         self.transcript: Any = None  # callable(str) or None
         self.workspace: dict[str, Any] | None = None
+        self.random = random.Random()  # this image's generator (atRandom, Random new)
         self._bootstrap()
 
     # -- classes ------------------------------------------------------------------------------------
