@@ -167,6 +167,16 @@ class ZmqSocket:
         except trio.BrokenResourceError as exc:  # pragma: no cover - fd vanished under trio
             raise _closed_error(exc, "ZeroMQ socket") from exc
 
+    async def _sleep_unless(self, flag: int) -> None:
+        # Called after an operation failed with EAGAIN (which may have consumed the fd's
+        # notification): ask EVENTS before sleeping; after a wake-up the caller retries the operation
+        # itself, which answers the same question as EVENTS one call sooner.
+        try:
+            if not self.socket.getsockopt(zmq.EVENTS) & flag:
+                await trio.lowlevel.wait_readable(self.fd)
+        except (zmq.ZMQError, trio.ClosedResourceError) as exc:
+            raise _closed_error(exc, "ZeroMQ socket") from exc
+
     async def send_multipart(self, parts: Sequence[bytes]) -> None:
         """Send one multipart message, waiting while the socket cannot take it (HWM, no peer yet).
 
@@ -190,7 +200,7 @@ class ZmqSocket:
                 pass
             except zmq.ZMQError as exc:
                 raise _closed_error(exc, "ZeroMQ socket") from exc
-            await self.wait_for(zmq.POLLOUT)
+            await self._sleep_unless(zmq.POLLOUT)
         await trio.lowlevel.cancel_shielded_checkpoint()
 
     async def recv_multipart(self) -> list[bytes]:
@@ -215,7 +225,7 @@ class ZmqSocket:
                 pass
             except zmq.ZMQError as exc:
                 raise _closed_error(exc, "ZeroMQ socket") from exc
-            await self.wait_for(zmq.POLLIN)
+            await self._sleep_unless(zmq.POLLIN)
         await trio.lowlevel.cancel_shielded_checkpoint()
         return parts
 
@@ -313,15 +323,18 @@ class ZmqPump:
         Cancellation: if cancelled, the message was not queued; otherwise it was.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
+        parked = False
         while True:
             if self._closed:
                 self._raise_closed()
             if len(self._outbox) < self._outbox_size:
                 break
             await self._out_space.park()
+            parked = True
         self._outbox.append(parts)
         self._kick()
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        if not parked:  # every call yields once, but one yield is enough
+            await trio.lowlevel.cancel_shielded_checkpoint()
 
     def receive_nowait(self) -> list[bytes]:
         """Take one received multipart message without waiting.
@@ -353,13 +366,16 @@ class ZmqPump:
         Cancellation: if cancelled, no message was taken; a message taken is always returned.
         """
         await trio.lowlevel.checkpoint_if_cancelled()
+        if self._inbox:
+            msg = self.receive_nowait()
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return msg
         while not self._inbox:
             if self._closed:
                 self._raise_closed()
             await self._in_ready.park()
-        msg = self.receive_nowait()
-        await trio.lowlevel.cancel_shielded_checkpoint()
-        return msg
+        # park() was the checkpoint; no await between taking the message and returning it.
+        return self.receive_nowait()
 
     def statistics(self) -> tuple[int, int]:
         """Return (frames waiting in the outbox, frames waiting in the inbox)."""

@@ -54,7 +54,14 @@ async def start_router(
     nursery: trio.Nursery, ctx: zmq.Context, endpoint: str = "tcp://127.0.0.1:*"
 ) -> tuple[str, ZmqPump]:
     zsock = ZmqSocket(ctx.socket(zmq.ROUTER))
-    zsock.socket.bind(endpoint)
+    for _ in range(100):  # a just-closed socket's listener is released by libzmq's I/O thread
+        try:
+            zsock.socket.bind(endpoint)
+            break
+        except zmq.ZMQError as exc:
+            if exc.errno != zmq.EADDRINUSE:
+                raise
+            await trio.sleep(0.05)
     address = zsock.socket.getsockopt_string(zmq.LAST_ENDPOINT)
     pump = ZmqPump(zsock)
     await nursery.start(pump.run)
