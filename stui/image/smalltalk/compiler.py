@@ -11,7 +11,7 @@ method frame. Variables are resolved here to (depth, index).
 
 Like Pharo's compiler, sends of ``ifTrue:``, ``and:``, ``whileTrue:``, ``to:do:``, ``timesRepeat:``,
 ``ifNil:`` and friends whose arguments are literal blocks are inlined into loops and branches; their
-block variables live in the enclosing frame. Sends of arithmetic and comparison selectors take a
+block variables live in the enclosing frame (inlining.py). Sends of arithmetic and comparison selectors take a
 SmallInteger fast path. Every other send goes through a per-site inline cache, invalidated when any
 method changes (``vm.epoch``).
 
@@ -43,6 +43,17 @@ from stui.image.smalltalk.ast import (
     Variable,
 )
 from stui.image.smalltalk.errors import SmalltalkSyntaxError
+from stui.image.smalltalk.frames import (
+    OFFSET,
+    Code,
+    Frame,
+    frame_reader,
+    frame_writer,
+    nil_code,
+    self_code,
+    then_self_code,
+)
+from stui.image.smalltalk.inlining import INLINERS
 from stui.image.smalltalk.objects import (
     DEAD,
     Block,
@@ -58,9 +69,6 @@ if TYPE_CHECKING:
 
 __all__ = ("Compiler", "Frame")
 
-Frame = list[Any]
-Code = Any  # Callable[[Frame], Any]
-OFFSET = 3
 PSEUDO = frozenset({"self", "super", "thisContext", "nil", "true", "false"})
 
 _INT_OPS = {
@@ -180,11 +188,11 @@ class Compiler:
             codes.append(self.expr(st))
         else:
             if kind == "method":
-                final = _then_self(codes.pop()) if codes else _self_code
+                final = then_self_code(codes.pop()) if codes else self_code
             elif codes:
                 final = codes.pop()
             else:
-                final = _nil_code
+                final = nil_code
         if not codes:
             return final
         if len(codes) == 1:
@@ -270,11 +278,11 @@ class Compiler:
     def read(self, name: str, position: int) -> Code:
         found = self.resolve(name)
         if found is not None:
-            return _frame_reader(*found)
+            return frame_reader(*found)
         if name in ("self", "super"):
-            return _self_code
+            return self_code
         if name == "thisContext":
-            return _nil_code
+            return nil_code
         cls = self._instance_side()
         if (
             cls is not None
@@ -300,7 +308,7 @@ class Compiler:
             raise SmalltalkSyntaxError("Cannot store into", position)
         found = self.resolve(name)
         if found is not None:
-            return _frame_writer(found[0], found[1], value)
+            return frame_writer(found[0], found[1], value)
         cls = self._instance_side()
         if (
             cls is not None
@@ -458,8 +466,8 @@ class Compiler:
         receiver = self.expr(node.receiver)
         hidden = self.scope.declare(f"<cascade{self.scope.size}>")
         if isinstance(node.receiver, Variable) and node.receiver.name == "super":
-            receiver = _self_code
-        reader = _frame_reader(0, hidden)
+            receiver = self_code
+        reader = frame_reader(0, hidden)
         parts = []
         for selector, arg_nodes in node.messages:
             args = tuple(self.expr(a) for a in arg_nodes)
@@ -543,260 +551,7 @@ class Compiler:
 
     def inline(self, node: Send) -> Code | None:
         sel, args = node.selector, node.args
-        handler = _INLINERS.get(sel)
+        handler = INLINERS.get(sel)
         if handler is None:
             return None
         return handler(self, node.receiver, args)
-
-    def _if(self, receiver: Expr, args: tuple[Expr, ...], when: bool, both: bool) -> Code | None:
-        first = self.inline_body(args[0]) if args else None
-        second = self.inline_body(args[1]) if both else None
-        if first is None or (both and second is None):
-            return None
-        cond = self.expr(receiver)
-        a = first[0]
-        b = second[0] if second is not None else _nil_code
-        vm = self.vm
-        if not when:
-            a, b = b, a
-
-        def branch(frame: Frame) -> Any:
-            c = cond(frame)
-            if c is True:
-                return a(frame)
-            if c is False:
-                return b(frame)
-            return vm.non_boolean(c)
-
-        return branch
-
-    def _and_or(self, receiver: Expr, args: tuple[Expr, ...], is_and: bool) -> Code | None:
-        inlined = self.inline_body(args[0])
-        if inlined is None:
-            return None
-        cond = self.expr(receiver)
-        rest = inlined[0]
-        vm = self.vm
-        if is_and:
-
-            def and_(frame: Frame) -> Any:
-                c = cond(frame)
-                if c is True:
-                    return rest(frame)
-                if c is False:
-                    return False
-                return vm.non_boolean(c)
-
-            return and_
-
-        def or_(frame: Frame) -> Any:
-            c = cond(frame)
-            if c is False:
-                return rest(frame)
-            if c is True:
-                return True
-            return vm.non_boolean(c)
-
-        return or_
-
-    def _while(self, receiver: Expr, args: tuple[Expr, ...], until: bool) -> Code | None:
-        test = self.inline_body(receiver)
-        if test is None:
-            return None
-        body = self.inline_body(args[0]) if args else (_nil_code, [])
-        if body is None:
-            return None
-        cond, loop = test[0], body[0]
-        vm = self.vm
-        stop_on = until
-
-        def while_(frame: Frame) -> Any:
-            while True:
-                c = cond(frame)
-                if c is stop_on:
-                    return None
-                if c is not (not stop_on):
-                    return vm.non_boolean(c)
-                loop(frame)
-                vm.ticks -= 1
-                if vm.ticks < 0:
-                    vm.checkpoint()
-
-        return while_
-
-    def _repeat(self, receiver: Expr, args: tuple[Expr, ...]) -> Code | None:
-        body = self.inline_body(receiver)
-        if body is None:
-            return None
-        loop = body[0]
-        vm = self.vm
-
-        def repeat(frame: Frame) -> Any:
-            while True:
-                loop(frame)
-                vm.ticks -= 1
-                if vm.ticks < 0:
-                    vm.checkpoint()
-
-        return repeat
-
-    def _to_do(self, receiver: Expr, args: tuple[Expr, ...]) -> Code | None:
-        body = self.inline_body(args[-1], 1)
-        if body is None:
-            return None
-        loop, (var,) = body
-        start = self.expr(receiver)
-        stop = self.expr(args[0])
-        step = self.expr(args[1]) if len(args) == 3 else (lambda frame: 1)
-        vm = self.vm
-
-        def to_do(frame: Frame) -> Any:
-            i, end, by = start(frame), stop(frame), step(frame)
-            vm.check_loop_bounds(i, end, by)
-            if type(i) is int and type(end) is int and type(by) is int:
-                for k in range(i, end + (1 if by > 0 else -1), by):
-                    frame[var] = k
-                    loop(frame)
-                    vm.ticks -= 1
-                    if vm.ticks < 0:
-                        vm.checkpoint()
-                return i
-            k = i
-            while (k <= end) if by > 0 else (k >= end):
-                frame[var] = k
-                loop(frame)
-                vm.ticks -= 1
-                if vm.ticks < 0:
-                    vm.checkpoint()
-                k = k + by
-            return i
-
-        return to_do
-
-    def _times_repeat(self, receiver: Expr, args: tuple[Expr, ...]) -> Code | None:
-        body = self.inline_body(args[0])
-        if body is None:
-            return None
-        loop = body[0]
-        count = self.expr(receiver)
-        vm = self.vm
-
-        def times(frame: Frame) -> Any:
-            n = count(frame)
-            if type(n) is not int:
-                return vm.dnu(n, "timesRepeat:", (None,))
-            for _ in range(n):
-                loop(frame)
-                vm.ticks -= 1
-                if vm.ticks < 0:
-                    vm.checkpoint()
-            return n
-
-        return times
-
-    def _if_nil(self, receiver: Expr, args: tuple[Expr, ...], order: str) -> Code | None:
-        nil_arg = not_nil_arg = None
-        if order == "nil":
-            nil_arg = args[0]
-        elif order == "notnil":
-            not_nil_arg = args[0]
-        elif order == "nil-notnil":
-            nil_arg, not_nil_arg = args
-        else:
-            not_nil_arg, nil_arg = args
-        nil_body = self.inline_body(nil_arg) if nil_arg is not None else None
-        if nil_arg is not None and nil_body is None:
-            return None
-        not_nil_body = self.inline_body(not_nil_arg, (0, 1)) if not_nil_arg is not None else None
-        if not_nil_arg is not None and not_nil_body is None:
-            return None
-        value = self.expr(receiver)
-        on_nil = nil_body[0] if nil_body is not None else None
-        on_value = not_nil_body[0] if not_nil_body is not None else None
-        var = not_nil_body[1][0] if not_nil_body is not None and not_nil_body[1] else None
-
-        def if_nil(frame: Frame) -> Any:
-            v = value(frame)
-            if v is None:
-                return on_nil(frame) if on_nil is not None else None
-            if on_value is None:
-                return v
-            if var is not None:
-                frame[var] = v
-            return on_value(frame)
-
-        return if_nil
-
-
-def _frame_reader(depth: int, index: int) -> Code:
-    if depth == 0:
-        return lambda frame: frame[index]
-    if depth == 1:
-        return lambda frame: frame[1][index]
-    if depth == 2:
-        return lambda frame: frame[1][1][index]
-
-    def deep(frame: Frame) -> Any:
-        for _ in range(depth):
-            frame = frame[1]
-        return frame[index]
-
-    return deep
-
-
-def _frame_writer(depth: int, index: int, value: Code) -> Code:
-    if depth == 0:
-
-        def set0(frame: Frame) -> Any:
-            v = frame[index] = value(frame)
-            return v
-
-        return set0
-
-    def set_outer(frame: Frame) -> Any:
-        v = value(frame)
-        target = frame
-        for _ in range(depth):
-            target = target[1]
-        target[index] = v
-        return v
-
-    return set_outer
-
-
-def _then_self(code: Code) -> Code:
-    def then_self(frame: Frame) -> Any:
-        code(frame)
-        return frame[0]
-
-    return then_self
-
-
-def _self_code(frame: Frame) -> Any:
-    return frame[0]
-
-
-def _nil_code(frame: Frame) -> Any:
-    return None
-
-
-_INLINERS: dict[str, Any] = {
-    "ifTrue:": lambda c, r, a: c._if(r, a, True, False),
-    "ifFalse:": lambda c, r, a: c._if(r, a, False, False),
-    "ifTrue:ifFalse:": lambda c, r, a: c._if(r, a, True, True),
-    "ifFalse:ifTrue:": lambda c, r, a: c._if(r, a, False, True),
-    "and:": lambda c, r, a: c._and_or(r, a, True),
-    "or:": lambda c, r, a: c._and_or(r, a, False),
-    "whileTrue:": lambda c, r, a: c._while(r, a, False),
-    "whileFalse:": lambda c, r, a: c._while(r, a, True),
-    "whileTrue": lambda c, r, a: c._while(r, a, False),
-    "whileFalse": lambda c, r, a: c._while(r, a, True),
-    "repeat": lambda c, r, a: c._repeat(r, a),
-    "to:do:": lambda c, r, a: c._to_do(r, a),
-    "to:by:do:": lambda c, r, a: c._to_do(r, a),
-    "timesRepeat:": lambda c, r, a: c._times_repeat(r, a),
-    "ifNil:": lambda c, r, a: c._if_nil(r, a, "nil"),
-    "ifNotNil:": lambda c, r, a: c._if_nil(r, a, "notnil"),
-    "ifNil:ifNotNil:": lambda c, r, a: c._if_nil(r, a, "nil-notnil"),
-    "ifNotNil:ifNil:": lambda c, r, a: c._if_nil(r, a, "notnil-nil"),
-}
