@@ -183,9 +183,8 @@ class WsTransport:
             try:
                 async for data in self._out_recv:
                     await self._ws.send_message(data)
-            except (
-                Exception
-            ) as exc:  # ConnectionClosed, or anything unexpected: the link is unusable
+            except Exception as exc:
+                # ConnectionClosed, or anything unexpected: either way the link is unusable.
                 self._error = exc
 
 

@@ -235,7 +235,9 @@ class ZmqPump:
 
     Start `run()` in a nursery (`await nursery.start(pump.run)`); that task becomes the socket's only
     user and closes it when it ends. Other tasks call `send()` / `receive()`. With a ROUTER socket the
-    frames are `[identity, payload]` both ways; with a DEALER just `[payload]`.
+    frames are `[identity, payload]` both ways; with a DEALER just `[payload]`. A ROUTER silently drops
+    frames for identities that are gone; do not set ROUTER_MANDATORY, whose EHOSTUNREACH would stop the
+    pump (any socket error other than EAGAIN does).
 
     Args:
         socket: the socket to own. Nobody else may touch it once the pump exists.

@@ -24,6 +24,7 @@ from stui.actors.transport import (
     memory_transport_pair,
     open_transport,
 )
+from stui.actors.websocket import collapse_single_group
 from stui.actors.zmq_trio import ZmqPump, ZmqSocket, new_context
 from stui.protocol import RemoteProtocolError
 from trio_websocket import ConnectionClosed, WebSocketRequest, serve_websocket
@@ -426,3 +427,18 @@ async def test_transport_is_a_closed_union() -> None:
     client, _ = memory_transport_pair()
     assert isinstance(client, Transport)
     assert set(Transport.__args__) == {ZmqTransport, WsTransport, MemoryTransport}
+
+
+async def test_zmq_terminated_context_is_a_connect_error() -> None:
+    context = new_context()
+    context.term()
+    with pytest.raises(TransportConnectError, match="socket"):
+        async with open_transport("tcp://127.0.0.1:1", zmq_context=context):
+            pytest.fail("opened")  # pragma: no cover
+
+
+def test_collapse_single_group_keeps_real_groups() -> None:
+    with pytest.raises(KeyError), collapse_single_group():
+        raise ExceptionGroup("one", [KeyError("k")])
+    with pytest.raises(ExceptionGroup), collapse_single_group():
+        raise ExceptionGroup("two", [KeyError("k"), ValueError("v")])

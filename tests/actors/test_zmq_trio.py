@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+import socket
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -412,3 +413,34 @@ async def test_pump_context_terminated_fails_pump_and_waiters() -> None:
             await trio.to_thread.run_sync(context.term)  # returns once the pump closed its socket
     assert len(errors) == 2
     assert all(isinstance(e.__cause__, zmq.ZMQError) for e in errors)
+
+
+async def test_pump_blocked_sender_completes_when_the_peer_appears(ctx: zmq.Context) -> None:
+    """A send waiting on a full outbox goes through once the connection is up (IMMEDIATE=1)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dealer = ZmqSocket(ctx.socket(zmq.DEALER))
+    dealer.socket.setsockopt(zmq.IMMEDIATE, 1)
+    dealer.socket.setsockopt(zmq.RECONNECT_IVL, 20)
+    dealer.socket.connect(f"tcp://127.0.0.1:{port}")
+    pump = ZmqPump(dealer, outbox_size=1)
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(pump.run)
+            await pump.send([b"first"])
+            done = trio.Event()
+
+            async def second() -> None:
+                await pump.send([b"second"])  # parks: the outbox is full and nobody listens
+                done.set()
+
+            nursery.start_soon(second)
+            await trio.testing.wait_all_tasks_blocked()
+            assert not done.is_set()
+            router = ZmqSocket(ctx.socket(zmq.ROUTER))
+            router.socket.bind(f"tcp://127.0.0.1:{port}")
+            assert (await router.recv_multipart())[1] == b"first"
+            assert (await router.recv_multipart())[1] == b"second"
+            await done.wait()
+            nursery.cancel_scope.cancel()
