@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import struct
 from collections.abc import Awaitable, Callable, Iterator
@@ -105,6 +106,12 @@ async def start_tcp_server(
 ) -> int:
     listeners = await nursery.start(trio.serve_tcp, handler, 0)
     return listeners[0].socket.getsockname()[1]
+
+
+async def _cancel_after(scope: trio.CancelScope, checkpoints: int) -> None:
+    for _ in range(checkpoints):
+        await trio.lowlevel.checkpoint()
+    scope.cancel()
 
 
 def free_port() -> int:
@@ -288,6 +295,35 @@ async def test_ws_round_trip_and_concurrent_senders(ws_address: str) -> None:
                 s, i = map(int, (await t.receive()).split())
                 got[s].append(i)
     assert all(got[s] == list(range(100)) for s in got)
+
+
+async def test_ws_cancelled_receives_lose_nothing(nursery: trio.Nursery) -> None:
+    """Receives cancelled at random points: every message still arrives once, in order."""
+    n = 1000
+
+    async def burst(request: WebSocketRequest) -> None:
+        ws = await request.accept()
+        for i in range(n):
+            await ws.send_message(b"%d" % i)
+        await ws.get_message()  # until the client closes
+
+    server = await nursery.start(serve_websocket, burst, "127.0.0.1", 0, None)
+    rng = random.Random(3)
+    got: list[int] = []
+    cancelled = 0
+    async with open_transport(f"ws://127.0.0.1:{server.port}/") as t:
+        with trio.fail_after(20):
+            while len(got) < n:
+                with trio.CancelScope() as scope:
+                    if rng.random() < 0.2:
+                        scope.cancel()
+                    else:
+                        nursery.start_soon(_cancel_after, scope, rng.randrange(4))
+                    got.append(int(await t.receive()))
+                    scope.cancel()
+                cancelled += scope.cancelled_caught
+    assert got == list(range(n))
+    assert cancelled > 0
 
 
 async def test_ws_server_closes_cleanly(ws_address: str) -> None:
