@@ -1,6 +1,5 @@
-"""Collections: Array, OrderedCollection, SortedCollection, Interval, Set, IdentitySet, Bag,
-Dictionary, ByteArray, and the enumeration protocol they share (strings join in through
-:func:`elements`).
+"""The enumeration protocol every collection shares (strings join in through :func:`elements`), the
+class-side constructors, sorting, and the helpers lib_sequences and lib_dictionary build on.
 
 Every built-in collection is an :class:`Obj` whose class's :class:`Kind` says what its payload is, so a
 user subclass of OrderedCollection is just an Obj with extra named slots and the same payload, and all
@@ -11,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from stui.image.smalltalk.lib_kernel import as_text, cull, print_string, truth
+from stui.image.smalltalk.lib_kernel import cull, print_string, truth
 from stui.image.smalltalk.library import primitive
 from stui.image.smalltalk.objects import (
     Block,
@@ -28,9 +27,20 @@ from stui.image.smalltalk.objects import (
 if TYPE_CHECKING:
     from stui.image.smalltalk.runtime import VM
 
-__all__ = ("elements", "sort_items")
+__all__ = (
+    "SEQUENCE_KINDS",
+    "check_index",
+    "elements",
+    "empty_error",
+    "new_like",
+    "new_ordered",
+    "reduce",
+    "sort_items",
+    "st_equal",
+    "value1",
+)
 
-_SEQUENCE_KINDS = (Kind.ARRAY, Kind.ORDERED)
+SEQUENCE_KINDS = (Kind.ARRAY, Kind.ORDERED)
 
 
 def elements(vm: VM, c: Any) -> list[Any]:
@@ -67,7 +77,7 @@ def st_equal(vm: VM, a: Any, b: Any) -> bool:
     return vm.send(a, "=", b) is True
 
 
-def _new_like(vm: VM, rcv: Any, items: list[Any], collecting: bool = False) -> Any:
+def new_like(vm: VM, rcv: Any, items: list[Any], collecting: bool = False) -> Any:
     """A collection like *rcv* (Pharo's ``species``) holding *items*."""
     t = type(rcv)
     if t is StString or t is str:
@@ -101,11 +111,11 @@ def _bag_of(vm: VM, items: list[Any], cls: StClass | None = None) -> Obj:
     return Obj(cls or vm.classes["Bag"], [], counts)
 
 
-def _oc(vm: VM, items: list[Any]) -> Obj:
+def new_ordered(vm: VM, items: list[Any]) -> Obj:
     return Obj(vm.classes["OrderedCollection"], [], items)
 
 
-def _bounds(vm: VM, index: Any, size: int) -> bool:
+def check_index(vm: VM, index: Any, size: int) -> bool:
     if type(index) is int and 1 <= index <= size:
         return True
     vm.signal_error(
@@ -114,7 +124,7 @@ def _bounds(vm: VM, index: Any, size: int) -> bool:
     return False
 
 
-def _empty_error(vm: VM, rcv: Any) -> Any:
+def empty_error(vm: VM, rcv: Any) -> Any:
     return vm.signal_error("CollectionIsEmpty", f"{print_string(vm, rcv)} is empty")
 
 
@@ -267,19 +277,19 @@ def _collect(vm: VM, rcv: Any, block: Any) -> Any:
     if type(rcv) is Obj and rcv.cls.kind is Kind.DICT:
         result = Obj(rcv.cls, [None] * len(rcv.cls.all_ivars), {})
         for k, v in rcv.data.items():
-            result.data[k] = _value1(vm, block, v)
+            result.data[k] = value1(vm, block, v)
         return result
-    return _new_like(vm, rcv, [_value1(vm, block, x) for x in elements(vm, rcv)], collecting=True)
+    return new_like(vm, rcv, [value1(vm, block, x) for x in elements(vm, rcv)], collecting=True)
 
 
-def _value1(vm: VM, block: Any, x: Any) -> Any:
+def value1(vm: VM, block: Any, x: Any) -> Any:
     if type(block) is Block:
         return block.run(block.outer, x)
     return vm.send(block, "value:", x)
 
 
 def _test(vm: VM, block: Any, x: Any) -> bool:
-    result = _value1(vm, block, x)
+    result = value1(vm, block, x)
     if result is True or result is False:
         return result
     return truth(vm, result)
@@ -293,7 +303,7 @@ def _select(vm: VM, rcv: Any, block: Any) -> Any:
             if _test(vm, block, v):
                 result.data[k] = v
         return result
-    return _new_like(vm, rcv, [x for x in elements(vm, rcv) if _test(vm, block, x)])
+    return new_like(vm, rcv, [x for x in elements(vm, rcv) if _test(vm, block, x)])
 
 
 @primitive("Collection", "reject:")
@@ -304,31 +314,31 @@ def _reject(vm: VM, rcv: Any, block: Any) -> Any:
             if not _test(vm, block, v):
                 result.data[k] = v
         return result
-    return _new_like(vm, rcv, [x for x in elements(vm, rcv) if not _test(vm, block, x)])
+    return new_like(vm, rcv, [x for x in elements(vm, rcv) if not _test(vm, block, x)])
 
 
 @primitive("Collection", "select:thenCollect:")
 def _select_then_collect(vm: VM, rcv: Any, test: Any, block: Any) -> Any:
-    return _new_like(
+    return new_like(
         vm,
         rcv,
-        [_value1(vm, block, x) for x in elements(vm, rcv) if _test(vm, test, x)],
+        [value1(vm, block, x) for x in elements(vm, rcv) if _test(vm, test, x)],
         collecting=True,
     )
 
 
 @primitive("Collection", "collect:thenSelect:")
 def _collect_then_select(vm: VM, rcv: Any, block: Any, test: Any) -> Any:
-    mapped = [_value1(vm, block, x) for x in elements(vm, rcv)]
-    return _new_like(vm, rcv, [x for x in mapped if _test(vm, test, x)], collecting=True)
+    mapped = [value1(vm, block, x) for x in elements(vm, rcv)]
+    return new_like(vm, rcv, [x for x in mapped if _test(vm, test, x)], collecting=True)
 
 
 @primitive("Collection", "flatCollect:")
 def _flat_collect(vm: VM, rcv: Any, block: Any) -> Any:
     out: list[Any] = []
     for x in elements(vm, rcv):
-        out.extend(elements(vm, _value1(vm, block, x)))
-    return _new_like(vm, rcv, out, collecting=True)
+        out.extend(elements(vm, value1(vm, block, x)))
+    return new_like(vm, rcv, out, collecting=True)
 
 
 @primitive("Collection", "detect:")
@@ -409,10 +419,10 @@ def _occurrences_of(vm: VM, rcv: Any, value: Any) -> int:
     return sum(1 for x in elements(vm, rcv) if st_equal(vm, x, value))
 
 
-def _reduce(vm: VM, rcv: Any, selector: str) -> Any:
+def reduce(vm: VM, rcv: Any, selector: str) -> Any:
     items = elements(vm, rcv)
     if not items:
-        return _empty_error(vm, rcv)
+        return empty_error(vm, rcv)
     acc = items[0]
     for x in items[1:]:
         if selector == "+":
@@ -426,17 +436,17 @@ def _reduce(vm: VM, rcv: Any, selector: str) -> Any:
 
 @primitive("Collection", "sum")
 def _sum(vm: VM, rcv: Any) -> Any:
-    return _reduce(vm, rcv, "+")
+    return reduce(vm, rcv, "+")
 
 
 @primitive("Collection", "max")
 def _max(vm: VM, rcv: Any) -> Any:
-    return _reduce(vm, rcv, "max")
+    return reduce(vm, rcv, "max")
 
 
 @primitive("Collection", "min")
 def _min(vm: VM, rcv: Any) -> Any:
-    return _reduce(vm, rcv, "min")
+    return reduce(vm, rcv, "min")
 
 
 @primitive("Collection", "sum:", "detectSum:")
@@ -444,9 +454,9 @@ def _sum_of(vm: VM, rcv: Any, block: Any) -> Any:
     items = elements(vm, rcv)
     if not items:
         return 0
-    acc = _value1(vm, block, items[0])
+    acc = value1(vm, block, items[0])
     for x in items[1:]:
-        acc = vm.send(acc, "+", _value1(vm, block, x))
+        acc = vm.send(acc, "+", value1(vm, block, x))
     return acc
 
 
@@ -454,15 +464,15 @@ def _sum_of(vm: VM, rcv: Any, block: Any) -> Any:
 def _average(vm: VM, rcv: Any) -> Any:
     items = elements(vm, rcv)
     if not items:
-        return _empty_error(vm, rcv)
-    return vm.send(_reduce(vm, rcv, "+"), "/", len(items))
+        return empty_error(vm, rcv)
+    return vm.send(reduce(vm, rcv, "+"), "/", len(items))
 
 
 @primitive("Collection", "detectMax:")
 def _detect_max(vm: VM, rcv: Any, block: Any) -> Any:
     best = best_value = None
     for x in elements(vm, rcv):
-        v = _value1(vm, block, x)
+        v = value1(vm, block, x)
         if best_value is None or vm.send(v, ">", best_value) is True:
             best, best_value = x, v
     return best
@@ -472,7 +482,7 @@ def _detect_max(vm: VM, rcv: Any, block: Any) -> Any:
 def _detect_min(vm: VM, rcv: Any, block: Any) -> Any:
     best = best_value = None
     for x in elements(vm, rcv):
-        v = _value1(vm, block, x)
+        v = value1(vm, block, x)
         if best_value is None or vm.send(v, "<", best_value) is True:
             best, best_value = x, v
     return best
@@ -519,13 +529,13 @@ def _if_empty_if_not_empty(vm: VM, rcv: Any, empty: Any, not_empty: Any) -> Any:
 @primitive("Collection", "atRandom")
 def _collection_at_random(vm: VM, rcv: Any) -> Any:
     items = elements(vm, rcv)
-    return vm.random.choice(items) if items else _empty_error(vm, rcv)
+    return vm.random.choice(items) if items else empty_error(vm, rcv)
 
 
 @primitive("Collection", "anyOne")
 def _any_one(vm: VM, rcv: Any) -> Any:
     items = elements(vm, rcv)
-    return items[0] if items else _empty_error(vm, rcv)
+    return items[0] if items else empty_error(vm, rcv)
 
 
 @primitive("Collection", "asArray")
@@ -535,7 +545,7 @@ def _as_array(vm: VM, rcv: Any) -> Obj:
 
 @primitive("Collection", "asOrderedCollection")
 def _as_oc(vm: VM, rcv: Any) -> Obj:
-    return _oc(vm, list(elements(vm, rcv)))
+    return new_ordered(vm, list(elements(vm, rcv)))
 
 
 @primitive("Collection", "asSet")
@@ -561,13 +571,13 @@ def _as_sorted_by(vm: VM, rcv: Any, block: Any) -> Obj:
 @primitive("Collection", "sorted", "asSortedArray")
 def _sorted(vm: VM, rcv: Any) -> Any:
     items = sort_items(vm, list(elements(vm, rcv)))
-    return _new_like(vm, rcv, items) if _is_sequence(rcv) else vm.new_array(items)
+    return new_like(vm, rcv, items) if _is_sequence(rcv) else vm.new_array(items)
 
 
 @primitive("Collection", "sorted:")
 def _sorted_by(vm: VM, rcv: Any, block: Any) -> Any:
     items = sort_items(vm, list(elements(vm, rcv)), block)
-    return _new_like(vm, rcv, items) if _is_sequence(rcv) else vm.new_array(items)
+    return new_like(vm, rcv, items) if _is_sequence(rcv) else vm.new_array(items)
 
 
 def _is_sequence(rcv: Any) -> bool:
@@ -589,7 +599,7 @@ def _do_separated_by(vm: VM, rcv: Any, block: Any, separator: Any) -> Any:
     for i, x in enumerate(elements(vm, rcv)):
         if i:
             cull(vm, separator)
-        _value1(vm, block, x)
+        value1(vm, block, x)
     return rcv
 
 
@@ -597,10 +607,10 @@ def _do_separated_by(vm: VM, rcv: Any, block: Any, separator: Any) -> Any:
 def _grouped_by(vm: VM, rcv: Any, block: Any) -> Obj:
     result = Obj(vm.classes["Dictionary"], [], {})
     for x in elements(vm, rcv):
-        key = norm_key(_value1(vm, block, x))
+        key = norm_key(value1(vm, block, x))
         group = result.data.get(key)
         if group is None:
-            group = result.data[key] = _oc(vm, [])
+            group = result.data[key] = new_ordered(vm, [])
         group.data.append(x)
     return result
 
@@ -638,18 +648,18 @@ def _copy_with(vm: VM, rcv: Any, value: Any) -> Any:
         and rcv.cls.kind is Kind.ORDERED
         and rcv.cls.builtin_name == "SortedCollection"
     ):
-        return _new_like(vm, rcv, sort_items(vm, [*rcv.data, value], rcv.slots[0]))
-    return _new_like(vm, rcv, [*elements(vm, rcv), value])
+        return new_like(vm, rcv, sort_items(vm, [*rcv.data, value], rcv.slots[0]))
+    return new_like(vm, rcv, [*elements(vm, rcv), value])
 
 
 @primitive("Collection", "copyWithout:")
 def _copy_without(vm: VM, rcv: Any, value: Any) -> Any:
-    return _new_like(vm, rcv, [x for x in elements(vm, rcv) if not st_equal(vm, x, value)])
+    return new_like(vm, rcv, [x for x in elements(vm, rcv) if not st_equal(vm, x, value)])
 
 
 @primitive("Collection", ",")
 def _concatenate(vm: VM, rcv: Any, other: Any) -> Any:
-    return _new_like(vm, rcv, [*elements(vm, rcv), *elements(vm, other)])
+    return new_like(vm, rcv, [*elements(vm, rcv), *elements(vm, other)])
 
 
 @primitive("Collection", "isEmptyOrNil")
@@ -659,619 +669,6 @@ def _is_empty_or_nil(vm: VM, rcv: Any) -> bool:
 
 @primitive("Collection", "max:")
 def _max_of(vm: VM, rcv: Any, block: Any) -> Any:
-    return _reduce(
-        vm, _new_like(vm, rcv, [_value1(vm, block, x) for x in elements(vm, rcv)], True), "max"
+    return reduce(
+        vm, new_like(vm, rcv, [value1(vm, block, x) for x in elements(vm, rcv)], True), "max"
     )
-
-
-# -- sequenceable -----------------------------------------------------------------------------------------
-
-
-@primitive("SequenceableCollection", "at:")
-def _at(vm: VM, rcv: Obj, index: Any) -> Any:
-    items = (
-        rcv.data
-        if rcv.cls.kind in _SEQUENCE_KINDS or rcv.cls.kind is Kind.BYTES
-        else elements(vm, rcv)
-    )
-    if type(index) is int and 0 < index <= len(items):
-        return items[index - 1]
-    _bounds(vm, index, len(items))
-    return None
-
-
-@primitive("SequenceableCollection", "at:put:")
-def _at_put(vm: VM, rcv: Obj, index: Any, value: Any) -> Any:
-    if (
-        rcv.cls.kind not in (Kind.ARRAY, Kind.ORDERED, Kind.BYTES)
-        or rcv.cls.builtin_name == "SortedCollection"
-    ):
-        return vm.signal_error("ShouldNotImplement", f"{rcv.cls.name}>>at:put: is not appropriate")
-    items = rcv.data
-    if type(index) is int and 0 < index <= len(items):
-        if rcv.cls.kind is Kind.BYTES and not (type(value) is int and 0 <= value <= 255):
-            return vm.signal_error("Error", "Improper store into indexable object")
-        items[index - 1] = value
-        return value
-    _bounds(vm, index, len(items))
-    return None
-
-
-@primitive("SequenceableCollection", "at:ifAbsent:")
-def _at_if_absent(vm: VM, rcv: Obj, index: Any, block: Any) -> Any:
-    items = elements(vm, rcv)
-    if type(index) is int and 0 < index <= len(items):
-        return items[index - 1]
-    return cull(vm, block)
-
-
-@primitive("SequenceableCollection", "first")
-def _first(vm: VM, rcv: Obj) -> Any:
-    items = elements(vm, rcv)
-    if items:
-        return items[0]
-    if rcv.cls.kind is Kind.ORDERED:
-        return _empty_error(vm, rcv)
-    _bounds(vm, 1, 0)
-    return None
-
-
-@primitive("SequenceableCollection", "last")
-def _last(vm: VM, rcv: Obj) -> Any:
-    items = elements(vm, rcv)
-    if items:
-        return items[-1]
-    if rcv.cls.kind is Kind.ORDERED:
-        return _empty_error(vm, rcv)
-    _bounds(vm, 0, 0)
-    return None
-
-
-@primitive("SequenceableCollection", "first:")
-def _first_n(vm: VM, rcv: Obj, n: int) -> Any:
-    items = elements(vm, rcv)
-    if n > len(items):
-        return _bounds(vm, n, len(items))
-    return _new_like(vm, rcv, items[:n])
-
-
-@primitive("SequenceableCollection", "last:")
-def _last_n(vm: VM, rcv: Obj, n: int) -> Any:
-    items = elements(vm, rcv)
-    if n > len(items):
-        return _bounds(vm, n, len(items))
-    return _new_like(vm, rcv, items[len(items) - n :])
-
-
-@primitive("SequenceableCollection", "allButFirst")
-def _all_but_first(vm: VM, rcv: Obj) -> Any:
-    return _new_like(vm, rcv, elements(vm, rcv)[1:])
-
-
-@primitive("SequenceableCollection", "allButLast")
-def _all_but_last(vm: VM, rcv: Obj) -> Any:
-    return _new_like(vm, rcv, elements(vm, rcv)[:-1])
-
-
-@primitive("SequenceableCollection", "second")
-def _second(vm: VM, rcv: Obj) -> Any:
-    return _at(vm, rcv, 2)
-
-
-@primitive("SequenceableCollection", "third")
-def _third(vm: VM, rcv: Obj) -> Any:
-    return _at(vm, rcv, 3)
-
-
-@primitive("SequenceableCollection", "indexOf:")
-def _index_of(vm: VM, rcv: Obj, value: Any) -> int:
-    for i, x in enumerate(elements(vm, rcv)):
-        if st_equal(vm, x, value):
-            return i + 1
-    return 0
-
-
-@primitive("SequenceableCollection", "copyFrom:to:")
-def _copy_from_to(vm: VM, rcv: Obj, start: int, stop: int) -> Any:
-    items = elements(vm, rcv)
-    if stop < start:
-        return _new_like(vm, rcv, [])
-    if not (start >= 1 and stop <= len(items)):
-        return _bounds(vm, start if start < 1 else stop, len(items))
-    return _new_like(vm, rcv, items[start - 1 : stop])
-
-
-@primitive("SequenceableCollection", "reversed", "reverse")
-def _reversed(vm: VM, rcv: Obj) -> Any:
-    items = elements(vm, rcv)[::-1]
-    if rcv.cls.builtin_name == "SortedCollection":
-        return _oc(vm, items)
-    return _new_like(vm, rcv, items)
-
-
-@primitive("SequenceableCollection", "reverseDo:")
-def _reverse_do(vm: VM, rcv: Obj, block: Any) -> Obj:
-    for x in elements(vm, rcv)[::-1]:
-        _value1(vm, block, x)
-    return rcv
-
-
-@primitive("SequenceableCollection", "doWithIndex:", "withIndexDo:")
-def _do_with_index(vm: VM, rcv: Obj, block: Block) -> Obj:
-    for i, x in enumerate(elements(vm, rcv)):
-        block.call(x, i + 1)
-    return rcv
-
-
-@primitive("SequenceableCollection", "keysAndValuesDo:")
-def _keys_and_values_do(vm: VM, rcv: Obj, block: Block) -> Obj:
-    for i, x in enumerate(elements(vm, rcv)):
-        block.call(i + 1, x)
-    return rcv
-
-
-@primitive("SequenceableCollection", "collectWithIndex:", "withIndexCollect:")
-def _collect_with_index(vm: VM, rcv: Obj, block: Block) -> Any:
-    return _new_like(vm, rcv, [block.call(x, i + 1) for i, x in enumerate(elements(vm, rcv))], True)
-
-
-@primitive("SequenceableCollection", "with:collect:")
-def _with_collect(vm: VM, rcv: Obj, other: Any, block: Block) -> Any:
-    a, b = elements(vm, rcv), elements(vm, other)
-    if len(a) != len(b):
-        return vm.signal_error("Error", "otherCollection must be the same size")
-    return _new_like(vm, rcv, [block.call(x, y) for x, y in zip(a, b, strict=True)], True)
-
-
-@primitive("SequenceableCollection", "with:do:")
-def _with_do(vm: VM, rcv: Obj, other: Any, block: Block) -> Any:
-    a, b = elements(vm, rcv), elements(vm, other)
-    if len(a) != len(b):
-        return vm.signal_error("Error", "otherCollection must be the same size")
-    for x, y in zip(a, b, strict=True):
-        block.call(x, y)
-    return rcv
-
-
-@primitive("SequenceableCollection", "sort")
-def _sort(vm: VM, rcv: Obj) -> Obj:
-    return _sort_by(vm, rcv, None)
-
-
-@primitive("SequenceableCollection", "sort:")
-def _sort_by(vm: VM, rcv: Obj, block: Any) -> Obj:
-    if rcv.cls.kind not in _SEQUENCE_KINDS:
-        return vm.signal_error("ShouldNotImplement", "sort is for Arrays and OrderedCollections")
-    rcv.data[:] = sort_items(vm, rcv.data, block)
-    return rcv
-
-
-@primitive("SequenceableCollection", "swap:with:")
-def _swap(vm: VM, rcv: Obj, i: int, j: int) -> Obj:
-    if _bounds(vm, i, len(rcv.data)) and _bounds(vm, j, len(rcv.data)):
-        rcv.data[i - 1], rcv.data[j - 1] = rcv.data[j - 1], rcv.data[i - 1]
-    return rcv
-
-
-@primitive("SequenceableCollection", "atAllPut:")
-def _at_all_put(vm: VM, rcv: Obj, value: Any) -> Obj:
-    rcv.data[:] = [value] * len(rcv.data)
-    return rcv
-
-
-@primitive("SequenceableCollection", "indexOf:ifAbsent:")
-def _index_of_if_absent(vm: VM, rcv: Obj, value: Any, block: Any) -> Any:
-    i = _index_of(vm, rcv, value)
-    return i if i else cull(vm, block)
-
-
-@primitive("SequenceableCollection", "readStream")
-def _seq_read_stream(vm: VM, rcv: Obj) -> Obj:
-    return Obj(vm.classes["ReadStream"], [], [list(elements(vm, rcv)), 0, False])
-
-
-def _elementwise(selector: str) -> Any:
-    def arithmetic(vm: VM, rcv: Any, other: Any) -> Any:
-        items = elements(vm, rcv)
-        if type(other) is Obj and other.cls.kind in (Kind.ARRAY, Kind.ORDERED, Kind.INTERVAL):
-            others = elements(vm, other)
-            if len(others) != len(items):
-                return vm.signal_error("Error", "arguments must be the same size")
-            return _new_like(
-                vm, rcv, [vm.send(a, selector, b) for a, b in zip(items, others, strict=True)], True
-            )
-        return _new_like(vm, rcv, [vm.send(a, selector, other) for a in items], True)
-
-    return arithmetic
-
-
-for _selector in ("+", "-", "*", "/"):
-    primitive("SequenceableCollection", _selector)(_elementwise(_selector))
-
-
-# -- OrderedCollection -----------------------------------------------------------------------------------
-
-
-def _growable(vm: VM, rcv: Obj) -> bool:
-    if rcv.cls.kind is Kind.ORDERED:
-        return True
-    vm.signal_error("ShouldNotImplement", f"{rcv.cls.name} cannot grow: use an OrderedCollection")
-    return False
-
-
-def _sorted_insert(vm: VM, rcv: Obj, value: Any) -> None:
-    items = rcv.data
-    block = rcv.slots[0]
-    i = len(items)
-    while i > 0:
-        prev = items[i - 1]
-        before = block.call(prev, value) if type(block) is Block else vm.send(prev, "<=", value)
-        if before is True:
-            break
-        i -= 1
-    items.insert(i, value)
-
-
-@primitive("OrderedCollection", "add:", "addLast:")
-def _add(vm: VM, rcv: Obj, value: Any) -> Any:
-    if rcv.cls.builtin_name == "SortedCollection":
-        _sorted_insert(vm, rcv, value)
-    else:
-        rcv.data.append(value)
-    return value
-
-
-@primitive("OrderedCollection", "addFirst:")
-def _add_first(vm: VM, rcv: Obj, value: Any) -> Any:
-    if rcv.cls.builtin_name == "SortedCollection":
-        return vm.signal_error(
-            "ShouldNotImplement", "SortedCollection>>addFirst: is not appropriate"
-        )
-    rcv.data.insert(0, value)
-    return value
-
-
-@primitive("OrderedCollection", "add:beforeIndex:")
-def _add_before(vm: VM, rcv: Obj, value: Any, index: int) -> Any:
-    rcv.data.insert(index - 1, value)
-    return value
-
-
-@primitive("OrderedCollection", "addAll:", "addAllLast:")
-def _add_all(vm: VM, rcv: Obj, other: Any) -> Any:
-    for x in list(elements(vm, other)):
-        _add(vm, rcv, x)
-    return other
-
-
-@primitive("OrderedCollection", "addAllFirst:")
-def _add_all_first(vm: VM, rcv: Obj, other: Any) -> Any:
-    rcv.data[:0] = list(elements(vm, other))
-    return other
-
-
-@primitive("OrderedCollection", "removeFirst")
-def _remove_first(vm: VM, rcv: Obj) -> Any:
-    return rcv.data.pop(0) if rcv.data else _empty_error(vm, rcv)
-
-
-@primitive("OrderedCollection", "removeLast")
-def _remove_last(vm: VM, rcv: Obj) -> Any:
-    return rcv.data.pop() if rcv.data else _empty_error(vm, rcv)
-
-
-@primitive("OrderedCollection", "removeFirst:")
-def _remove_first_n(vm: VM, rcv: Obj, n: int) -> Any:
-    if n > len(rcv.data):
-        return _empty_error(vm, rcv)
-    taken, rcv.data[:n] = rcv.data[:n], []
-    return vm.new_array(taken)
-
-
-@primitive("OrderedCollection", "removeAll")
-def _remove_all_elements(vm: VM, rcv: Obj) -> Obj:
-    rcv.data.clear()
-    return rcv
-
-
-@primitive("OrderedCollection", "removeAt:", "removeIndex:")
-def _remove_at(vm: VM, rcv: Obj, index: int) -> Any:
-    if _bounds(vm, index, len(rcv.data)):
-        return rcv.data.pop(index - 1)
-    return None
-
-
-@primitive("OrderedCollection", "insert:before:")
-def _insert_before(vm: VM, rcv: Obj, value: Any, index: int) -> Any:
-    rcv.data.insert(index - 1, value)
-    return value
-
-
-@primitive("Collection", "remove:")
-def _remove(vm: VM, rcv: Obj, value: Any) -> Any:
-    return _remove_if_absent(vm, rcv, value, None, raise_error=True)
-
-
-@primitive("Collection", "remove:ifAbsent:")
-def _remove_if_absent(vm: VM, rcv: Obj, value: Any, block: Any, raise_error: bool = False) -> Any:
-    kind = rcv.cls.kind if type(rcv) is Obj else None
-    if kind is Kind.ORDERED:
-        for i, x in enumerate(rcv.data):
-            if st_equal(vm, x, value):
-                del rcv.data[i]
-                return value
-    elif kind is Kind.SET:
-        key = norm_key(value)
-        if key in rcv.data:
-            del rcv.data[key]
-            return value
-    elif kind is Kind.BAG:
-        key = norm_key(value)
-        if key in rcv.data:
-            rcv.data[key] -= 1
-            if rcv.data[key] == 0:
-                del rcv.data[key]
-            return value
-    else:
-        return vm.signal_error(
-            "ShouldNotImplement", f"{vm.class_of(rcv).name} cannot remove elements"
-        )
-    if raise_error:
-        return vm.signal_error(
-            "NotFound", f"{print_string(vm, value)} not found in {print_string(vm, rcv)}"
-        )
-    return cull(vm, block)
-
-
-@primitive("Collection", "removeAll:")
-def _remove_all(vm: VM, rcv: Obj, other: Any) -> Any:
-    for x in list(elements(vm, other)):
-        _remove(vm, rcv, x)
-    return other
-
-
-@primitive("Collection", "add:")
-def _collection_add(vm: VM, rcv: Any, value: Any) -> Any:
-    if type(rcv) is Obj and rcv.cls.kind is Kind.SET:
-        rcv.data[norm_key(value)] = None
-        return value
-    if type(rcv) is Obj and rcv.cls.kind is Kind.BAG:
-        key = norm_key(value)
-        rcv.data[key] = rcv.data.get(key, 0) + 1
-        return value
-    return vm.signal_error(
-        "ShouldNotImplement", f"{vm.class_of(rcv).name}>>add: is not appropriate"
-    )
-
-
-@primitive("Collection", "addAll:")
-def _collection_add_all(vm: VM, rcv: Any, other: Any) -> Any:
-    for x in list(elements(vm, other)):
-        vm.send(rcv, "add:", x)
-    return other
-
-
-@primitive("Bag", "add:withOccurrences:")
-def _add_with_occurrences(vm: VM, rcv: Obj, value: Any, n: int) -> Any:
-    key = norm_key(value)
-    rcv.data[key] = rcv.data.get(key, 0) + n
-    return value
-
-
-@primitive("Bag", "size")
-def _bag_size(vm: VM, rcv: Obj) -> int:
-    return sum(rcv.data.values())
-
-
-@primitive("Bag", "asSet")
-def _bag_as_set(vm: VM, rcv: Obj) -> Obj:
-    return Obj(vm.classes["Set"], [], dict.fromkeys(rcv.data))
-
-
-@primitive("SortedCollection", "sortBlock")
-def _get_sort_block(vm: VM, rcv: Obj) -> Any:
-    return rcv.slots[0]
-
-
-@primitive("SortedCollection", "median")
-def _median(vm: VM, rcv: Obj) -> Any:
-    return rcv.data[(len(rcv.data) + 1) // 2 - 1] if rcv.data else _empty_error(vm, rcv)
-
-
-# -- Interval --------------------------------------------------------------------------------------------
-
-
-@primitive("Interval", "first")
-def _interval_first(vm: VM, rcv: Obj) -> Any:
-    items = range_items(rcv.data)
-    return items[0] if items else _empty_error(vm, rcv)
-
-
-@primitive("Interval", "last")
-def _interval_last(vm: VM, rcv: Obj) -> Any:
-    items = range_items(rcv.data)
-    return items[-1] if items else _empty_error(vm, rcv)
-
-
-@primitive("Interval", "increment")
-def _interval_step(vm: VM, rcv: Obj) -> Any:
-    return rcv.data[2]
-
-
-@primitive("Interval", "size")
-def _interval_size(vm: VM, rcv: Obj) -> int:
-    start, stop, step = rcv.data
-    if type(start) is int and type(stop) is int and type(step) is int:
-        return len(range(start, stop + (1 if step > 0 else -1), step))
-    return len(range_items(rcv.data))
-
-
-@primitive("Interval", "includes:")
-def _interval_includes(vm: VM, rcv: Obj, value: Any) -> bool:
-    start, stop, step = rcv.data
-    if type(value) is int and type(start) is int and type(stop) is int and type(step) is int:
-        return value in range(start, stop + (1 if step > 0 else -1), step)
-    return any(st_equal(vm, x, value) for x in range_items(rcv.data))
-
-
-@primitive("Interval", "sum")
-def _interval_sum(vm: VM, rcv: Obj) -> Any:
-    start, stop, step = rcv.data
-    if type(start) is int and type(stop) is int and type(step) is int:
-        r = range(start, stop + (1 if step > 0 else -1), step)
-        if len(r):
-            return sum(r)
-    return _reduce(vm, rcv, "+")
-
-
-# -- Dictionary --------------------------------------------------------------------------------------------
-
-
-def _key_error(vm: VM, rcv: Obj, key: Any) -> Any:
-    return vm.signal_error(
-        "KeyNotFound", f"key {print_string(vm, key)} not found in {rcv.cls.name}"
-    )
-
-
-@primitive("Dictionary", "at:")
-def _dict_at(vm: VM, rcv: Obj, key: Any) -> Any:
-    k = norm_key(key)
-    if k in rcv.data:
-        return rcv.data[k]
-    return _key_error(vm, rcv, key)
-
-
-@primitive("Dictionary", "at:put:")
-def _dict_at_put(vm: VM, rcv: Obj, key: Any, value: Any) -> Any:
-    rcv.data[norm_key(key)] = value
-    return value
-
-
-@primitive("Dictionary", "at:ifAbsent:")
-def _dict_at_if_absent(vm: VM, rcv: Obj, key: Any, block: Any) -> Any:
-    k = norm_key(key)
-    return rcv.data[k] if k in rcv.data else cull(vm, block)
-
-
-@primitive("Dictionary", "at:ifAbsentPut:")
-def _dict_at_if_absent_put(vm: VM, rcv: Obj, key: Any, block: Any) -> Any:
-    k = norm_key(key)
-    if k not in rcv.data:
-        rcv.data[k] = cull(vm, block)
-    return rcv.data[k]
-
-
-@primitive("Dictionary", "at:ifPresent:")
-def _dict_at_if_present(vm: VM, rcv: Obj, key: Any, block: Any) -> Any:
-    k = norm_key(key)
-    return cull(vm, block, rcv.data[k]) if k in rcv.data else None
-
-
-@primitive("Dictionary", "at:ifPresent:ifAbsent:")
-def _dict_at_if_present_if_absent(vm: VM, rcv: Obj, key: Any, present: Any, absent: Any) -> Any:
-    k = norm_key(key)
-    return cull(vm, present, rcv.data[k]) if k in rcv.data else cull(vm, absent)
-
-
-@primitive("Dictionary", "add:")
-def _dict_add(vm: VM, rcv: Obj, assoc: Any) -> Any:
-    if type(assoc) is not Obj or not assoc.cls.inherits_from(vm.classes["LookupKey"]):
-        return vm.dnu(assoc, "key", ())
-    rcv.data[norm_key(assoc.slots[0])] = assoc.slots[1]
-    return assoc
-
-
-@primitive("Dictionary", "removeKey:")
-def _dict_remove_key(vm: VM, rcv: Obj, key: Any) -> Any:
-    k = norm_key(key)
-    if k in rcv.data:
-        return rcv.data.pop(k)
-    return _key_error(vm, rcv, key)
-
-
-@primitive("Dictionary", "removeKey:ifAbsent:")
-def _dict_remove_key_if_absent(vm: VM, rcv: Obj, key: Any, block: Any) -> Any:
-    k = norm_key(key)
-    return rcv.data.pop(k) if k in rcv.data else cull(vm, block)
-
-
-@primitive("Dictionary", "includesKey:")
-def _dict_includes_key(vm: VM, rcv: Obj, key: Any) -> bool:
-    return norm_key(key) in rcv.data
-
-
-@primitive("Dictionary", "keys")
-def _dict_keys(vm: VM, rcv: Obj) -> Obj:
-    return vm.new_array([denorm_key(k) for k in rcv.data])
-
-
-@primitive("Dictionary", "values")
-def _dict_values(vm: VM, rcv: Obj) -> Obj:
-    return vm.new_array(list(rcv.data.values()))
-
-
-@primitive("Dictionary", "associations")
-def _dict_associations(vm: VM, rcv: Obj) -> Obj:
-    return vm.new_array([vm.association(denorm_key(k), v) for k, v in rcv.data.items()])
-
-
-@primitive("Dictionary", "keysAndValuesDo:")
-def _dict_keys_and_values_do(vm: VM, rcv: Obj, block: Block) -> Obj:
-    for k, v in list(rcv.data.items()):
-        block.call(denorm_key(k), v)
-    return rcv
-
-
-@primitive("Dictionary", "associationsDo:")
-def _dict_associations_do(vm: VM, rcv: Obj, block: Any) -> Obj:
-    for k, v in list(rcv.data.items()):
-        _value1(vm, block, vm.association(denorm_key(k), v))
-    return rcv
-
-
-@primitive("Dictionary", "keysDo:")
-def _dict_keys_do(vm: VM, rcv: Obj, block: Any) -> Obj:
-    for k in list(rcv.data):
-        _value1(vm, block, denorm_key(k))
-    return rcv
-
-
-@primitive("Dictionary", "valuesDo:")
-def _dict_values_do(vm: VM, rcv: Obj, block: Any) -> Obj:
-    for v in list(rcv.data.values()):
-        _value1(vm, block, v)
-    return rcv
-
-
-@primitive("Dictionary", "keyAtValue:")
-def _dict_key_at_value(vm: VM, rcv: Obj, value: Any) -> Any:
-    for k, v in rcv.data.items():
-        if st_equal(vm, v, value):
-            return denorm_key(k)
-    return None
-
-
-@primitive("Dictionary", "keysSortedSafely")
-def _dict_keys_sorted(vm: VM, rcv: Obj) -> Obj:
-    return vm.new_array(sort_items(vm, [denorm_key(k) for k in rcv.data]))
-
-
-@primitive("Dictionary", "includes:")
-def _dict_includes(vm: VM, rcv: Obj, value: Any) -> bool:
-    return any(st_equal(vm, v, value) for v in rcv.data.values())
-
-
-@primitive("Dictionary", "remove:", "remove:ifAbsent:")
-def _dict_remove(vm: VM, rcv: Obj, value: Any, block: Any = None) -> Any:
-    return vm.signal_error("ShouldNotImplement", "use removeKey: on a Dictionary")
-
-
-@primitive("Dictionary", "keysAndValuesRemove:")
-def _dict_keys_values_remove(vm: VM, rcv: Obj, block: Block) -> Obj:
-    for k, v in list(rcv.data.items()):
-        if block.call(denorm_key(k), v) is True:
-            del rcv.data[k]
-    return rcv
-
-
-_ = (as_text, StString)

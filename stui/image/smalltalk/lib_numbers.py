@@ -13,16 +13,16 @@ import random as random_module
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from stui.image.smalltalk.lib_kernel import as_text, make_point, print_string
+from stui.image.smalltalk.lib_kernel import print_string
+from stui.image.smalltalk.lib_support import make_point
 from stui.image.smalltalk.library import primitive
 from stui.image.smalltalk.objects import Block, Char, Obj, StClass, StString
 from stui.image.smalltalk.printing import int_text
-from stui.image.smalltalk.runtime import SMALL_MAX, SMALL_MIN
 
 if TYPE_CHECKING:
     from stui.image.smalltalk.runtime import VM
 
-__all__ = ("is_number", "normalize")
+__all__ = ("adapt", "check_finite", "is_number", "normalize", "zero_divide")
 
 _NUMBER_TYPES = (int, float, Fraction)
 _DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -39,7 +39,7 @@ def normalize(x: Any) -> Any:
     return x
 
 
-def _adapt(vm: VM, rcv: Any, arg: Any, selector: str) -> Any:
+def adapt(vm: VM, rcv: Any, arg: Any, selector: str) -> Any:
     kind = "Integer" if type(rcv) is int else ("Float" if type(rcv) is float else "Fraction")
     return vm.dnu(arg, f"adaptTo{kind}:andSend:", (rcv, selector))
 
@@ -49,7 +49,7 @@ def _arith(selector: str, op: Any) -> Any:
         if not is_number(arg):
             if type(arg) is Obj and arg.cls.builtin_name == "Point":
                 return vm.send(make_point(vm, rcv, rcv), selector, arg)
-            return _adapt(vm, rcv, arg, selector)
+            return adapt(vm, rcv, arg, selector)
         try:
             return normalize(op(rcv, arg))
         except OverflowError:
@@ -66,7 +66,7 @@ primitive("Number", "*")(_arith("*", lambda a, b: a * b))
 def _compare(selector: str, op: Any) -> Any:
     def compare(vm: VM, rcv: Any, arg: Any) -> Any:
         if not is_number(arg):
-            return _adapt(vm, rcv, arg, selector)
+            return adapt(vm, rcv, arg, selector)
         return op(rcv, arg)
 
     return compare
@@ -93,16 +93,16 @@ def _num_hash(vm: VM, rcv: Any) -> int:
     return hash(rcv) & 0x3FFFFFFF
 
 
-def _zero_divide(vm: VM, rcv: Any) -> Any:
+def zero_divide(vm: VM, rcv: Any) -> Any:
     return vm.signal_error("ZeroDivide", None, dividend=rcv)
 
 
 @primitive("Number", "/")
 def _divide(vm: VM, rcv: Any, arg: Any) -> Any:
     if not is_number(arg):
-        return _adapt(vm, rcv, arg, "/")
+        return adapt(vm, rcv, arg, "/")
     if arg == 0:
-        return _zero_divide(vm, rcv)
+        return zero_divide(vm, rcv)
     if type(rcv) is float or type(arg) is float:
         return rcv / arg
     return normalize(Fraction(rcv) / Fraction(arg))
@@ -111,27 +111,27 @@ def _divide(vm: VM, rcv: Any, arg: Any) -> Any:
 @primitive("Number", "//")
 def _floor_divide(vm: VM, rcv: Any, arg: Any) -> Any:
     if not is_number(arg):
-        return _adapt(vm, rcv, arg, "//")
+        return adapt(vm, rcv, arg, "//")
     if arg == 0:
-        return _zero_divide(vm, rcv)
+        return zero_divide(vm, rcv)
     return math.floor(rcv / arg) if type(rcv) is float or type(arg) is float else int(rcv // arg)
 
 
 @primitive("Number", "\\\\")
 def _modulo(vm: VM, rcv: Any, arg: Any) -> Any:
     if not is_number(arg):
-        return _adapt(vm, rcv, arg, "\\\\")
+        return adapt(vm, rcv, arg, "\\\\")
     if arg == 0:
-        return _zero_divide(vm, rcv)
+        return zero_divide(vm, rcv)
     return normalize(rcv - (rcv // arg) * arg)
 
 
 @primitive("Number", "rem:")
 def _rem(vm: VM, rcv: Any, arg: Any) -> Any:
     if not is_number(arg):
-        return _adapt(vm, rcv, arg, "rem:")
+        return adapt(vm, rcv, arg, "rem:")
     if arg == 0:
-        return _zero_divide(vm, rcv)
+        return zero_divide(vm, rcv)
     return normalize(rcv - _quo(rcv, arg) * arg)
 
 
@@ -143,9 +143,9 @@ def _quo(a: Any, b: Any) -> int:
 @primitive("Number", "quo:")
 def _quo_prim(vm: VM, rcv: Any, arg: Any) -> Any:
     if not is_number(arg):
-        return _adapt(vm, rcv, arg, "quo:")
+        return adapt(vm, rcv, arg, "quo:")
     if arg == 0:
-        return _zero_divide(vm, rcv)
+        return zero_divide(vm, rcv)
     return _quo(rcv, arg)
 
 
@@ -186,11 +186,11 @@ def _sqrt_floor(vm: VM, rcv: int) -> int:
 @primitive("Number", "raisedTo:", "**")
 def _raised_to(vm: VM, rcv: Any, arg: Any) -> Any:
     if not is_number(arg):
-        return _adapt(vm, rcv, arg, "raisedTo:")
+        return adapt(vm, rcv, arg, "raisedTo:")
     if type(arg) is int:
         if arg < 0:
             if rcv == 0:
-                return _zero_divide(vm, rcv)
+                return zero_divide(vm, rcv)
             return (
                 normalize(Fraction(1) / Fraction(rcv) ** -arg)
                 if type(rcv) is not float
@@ -249,14 +249,14 @@ def _arctan(vm: VM, rcv: Any) -> float:
 @primitive("Number", "max:")
 def _max(vm: VM, rcv: Any, arg: Any) -> Any:
     if not is_number(arg):
-        return _adapt(vm, rcv, arg, "max:")
+        return adapt(vm, rcv, arg, "max:")
     return arg if arg > rcv else rcv
 
 
 @primitive("Number", "min:")
 def _min(vm: VM, rcv: Any, arg: Any) -> Any:
     if not is_number(arg):
-        return _adapt(vm, rcv, arg, "min:")
+        return adapt(vm, rcv, arg, "min:")
     return arg if arg < rcv else rcv
 
 
@@ -325,7 +325,7 @@ def _odd(vm: VM, rcv: Any) -> bool:
     return rcv % 2 == 1
 
 
-def _finite(vm: VM, rcv: Any) -> bool:
+def check_finite(vm: VM, rcv: Any) -> bool:
     if type(rcv) is float and not math.isfinite(rcv):
         vm.signal_error("ArithmeticError", "cannot convert a non-finite Float to an Integer")
         return False
@@ -334,12 +334,12 @@ def _finite(vm: VM, rcv: Any) -> bool:
 
 @primitive("Number", "truncated", "asInteger")
 def _truncated(vm: VM, rcv: Any) -> Any:
-    return math.trunc(rcv) if _finite(vm, rcv) else None
+    return math.trunc(rcv) if check_finite(vm, rcv) else None
 
 
 @primitive("Number", "rounded")
 def _rounded(vm: VM, rcv: Any) -> Any:
-    if not _finite(vm, rcv):
+    if not check_finite(vm, rcv):
         return None
     half = math.copysign(0.5, rcv) if type(rcv) is float else Fraction((rcv > 0) - (rcv < 0), 2)
     return math.trunc(rcv + half)
@@ -347,18 +347,18 @@ def _rounded(vm: VM, rcv: Any) -> Any:
 
 @primitive("Number", "floor")
 def _floor(vm: VM, rcv: Any) -> Any:
-    return math.floor(rcv) if _finite(vm, rcv) else None
+    return math.floor(rcv) if check_finite(vm, rcv) else None
 
 
 @primitive("Number", "ceiling")
 def _ceiling(vm: VM, rcv: Any) -> Any:
-    return math.ceil(rcv) if _finite(vm, rcv) else None
+    return math.ceil(rcv) if check_finite(vm, rcv) else None
 
 
 @primitive("Number", "roundTo:")
 def _round_to(vm: VM, rcv: Any, quantum: Any) -> Any:
     if not is_number(quantum) or quantum == 0:
-        return _zero_divide(vm, rcv)
+        return zero_divide(vm, rcv)
     return normalize(
         _rounded(
             vm,
@@ -373,7 +373,7 @@ def _round_to(vm: VM, rcv: Any, quantum: Any) -> Any:
 @primitive("Number", "truncateTo:")
 def _truncate_to(vm: VM, rcv: Any, quantum: Any) -> Any:
     if not is_number(quantum) or quantum == 0:
-        return _zero_divide(vm, rcv)
+        return zero_divide(vm, rcv)
     return normalize(_quo(rcv, quantum) * quantum)
 
 
@@ -547,237 +547,3 @@ def _is_finite(vm: VM, rcv: Any) -> bool:
 @primitive("Number", "degreesToRadians")
 def _deg_to_rad(vm: VM, rcv: Any) -> float:
     return math.radians(rcv)
-
-
-# -- Integer -------------------------------------------------------------------------------------------
-
-
-def _int_arg(vm: VM, rcv: int, arg: Any, selector: str) -> bool:
-    if type(arg) is int:
-        return True
-    _adapt(vm, rcv, arg, selector)
-    return False
-
-
-@primitive("Integer", "factorial")
-def _factorial(vm: VM, rcv: int) -> Any:
-    if rcv < 0:
-        return vm.signal_error("Error", "Not valid for negative integers")
-    if rcv > 20000:
-        return vm.signal_error("Error", "factorial too large for this image")
-    return math.factorial(rcv)
-
-
-@primitive("Integer", "gcd:")
-def _gcd(vm: VM, rcv: int, arg: Any) -> Any:
-    return math.gcd(rcv, arg) if _int_arg(vm, rcv, arg, "gcd:") else None
-
-
-@primitive("Integer", "lcm:")
-def _lcm(vm: VM, rcv: int, arg: Any) -> Any:
-    return (
-        abs(rcv * arg) // math.gcd(rcv, arg)
-        if _int_arg(vm, rcv, arg, "lcm:") and rcv and arg
-        else 0
-    )
-
-
-@primitive("Integer", "isPrime")
-def _is_prime(vm: VM, rcv: int) -> bool:
-    if rcv < 2:
-        return False
-    if rcv < 4:
-        return True
-    if rcv % 2 == 0:
-        return False
-    if rcv < 10**12:
-        return all(rcv % d for d in range(3, math.isqrt(rcv) + 1, 2))
-    for a in (
-        2,
-        3,
-        5,
-        7,
-        11,
-        13,
-        17,
-        19,
-        23,
-        29,
-        31,
-        37,
-    ):  # deterministic Miller-Rabin below 3.3e24
-        if a % rcv == 0:
-            continue
-        d, s = rcv - 1, 0
-        while d % 2 == 0:
-            d, s = d // 2, s + 1
-        x = pow(a, d, rcv)
-        if x in (1, rcv - 1):
-            continue
-        for _ in range(s - 1):
-            x = x * x % rcv
-            if x == rcv - 1:
-                break
-        else:
-            return False
-    return True
-
-
-@primitive("Integer", "bitAnd:")
-def _bit_and(vm: VM, rcv: int, arg: Any) -> Any:
-    return rcv & arg if _int_arg(vm, rcv, arg, "bitAnd:") else None
-
-
-@primitive("Integer", "bitOr:")
-def _bit_or(vm: VM, rcv: int, arg: Any) -> Any:
-    return rcv | arg if _int_arg(vm, rcv, arg, "bitOr:") else None
-
-
-@primitive("Integer", "bitXor:")
-def _bit_xor(vm: VM, rcv: int, arg: Any) -> Any:
-    return rcv ^ arg if _int_arg(vm, rcv, arg, "bitXor:") else None
-
-
-@primitive("Integer", "bitShift:")
-def _bit_shift(vm: VM, rcv: int, arg: Any) -> Any:
-    if not _int_arg(vm, rcv, arg, "bitShift:"):
-        return None
-    return rcv << arg if arg >= 0 else rcv >> -arg
-
-
-@primitive("Integer", "<<")
-def _shift_left(vm: VM, rcv: int, arg: int) -> int:
-    return rcv << arg
-
-
-@primitive("Integer", ">>")
-def _shift_right(vm: VM, rcv: int, arg: int) -> int:
-    return rcv >> arg
-
-
-@primitive("Integer", "bitAt:")
-def _bit_at(vm: VM, rcv: int, index: int) -> int:
-    return (rcv >> (index - 1)) & 1
-
-
-@primitive("Integer", "highBit")
-def _high_bit(vm: VM, rcv: int) -> int:
-    return rcv.bit_length()
-
-
-@primitive("Integer", "isPowerOfTwo")
-def _is_power_of_two(vm: VM, rcv: int) -> bool:
-    return rcv > 0 and rcv & (rcv - 1) == 0
-
-
-@primitive("Integer", "asCharacter")
-def _as_character(vm: VM, rcv: int) -> Any:
-    if not 0 <= rcv <= 0x10FFFF:
-        return vm.signal_error("Error", f"{rcv} is not a valid code point")
-    return Char(chr(rcv))
-
-
-@primitive("Integer", "numberOfDigits")
-def _number_of_digits(vm: VM, rcv: int) -> int:
-    return len(int_text(abs(rcv)))
-
-
-@primitive("Integer", "numerator")
-def _int_numerator(vm: VM, rcv: int) -> int:
-    return rcv
-
-
-@primitive("Integer", "denominator")
-def _int_denominator(vm: VM, rcv: int) -> int:
-    return 1
-
-
-@primitive("Integer", "asFraction")
-def _int_as_fraction(vm: VM, rcv: int) -> int:
-    return rcv
-
-
-@primitive("Integer", "digitLength", "bytesCount")
-def _digit_length(vm: VM, rcv: int) -> int:
-    return max(1, (abs(rcv).bit_length() + 7) // 8)
-
-
-@primitive("Integer", "asWords")
-def _as_words(vm: VM, rcv: int) -> StString:
-    return StString(int_text(rcv))
-
-
-# -- Fraction, Float -----------------------------------------------------------------------------------
-
-
-@primitive("Fraction", "numerator")
-def _numerator(vm: VM, rcv: Fraction) -> int:
-    return rcv.numerator
-
-
-@primitive("Fraction", "denominator")
-def _denominator(vm: VM, rcv: Fraction) -> int:
-    return rcv.denominator
-
-
-@primitive("Fraction class", "numerator:denominator:")
-def _fraction_new(vm: VM, cls: StClass, n: int, d: int) -> Any:
-    if d == 0:
-        return _zero_divide(vm, n)
-    return normalize(Fraction(n, d))
-
-
-@primitive("Float", "asFraction", "asExactFraction")
-def _float_as_fraction(vm: VM, rcv: float) -> Any:
-    return normalize(Fraction(rcv)) if _finite(vm, rcv) else None
-
-
-@primitive("Float", "asTrueFraction")
-def _float_as_true_fraction(vm: VM, rcv: float) -> Any:
-    return normalize(Fraction(rcv)) if _finite(vm, rcv) else None
-
-
-@primitive("Float class", "pi")
-def _pi(vm: VM, cls: StClass) -> float:
-    return math.pi
-
-
-@primitive("Float class", "e")
-def _e(vm: VM, cls: StClass) -> float:
-    return math.e
-
-
-@primitive("Float class", "infinity")
-def _infinity(vm: VM, cls: StClass) -> float:
-    return math.inf
-
-
-@primitive("Float class", "negativeInfinity")
-def _negative_infinity(vm: VM, cls: StClass) -> float:
-    return -math.inf
-
-
-@primitive("Float class", "nan")
-def _nan(vm: VM, cls: StClass) -> float:
-    return math.nan
-
-
-@primitive("SmallInteger class", "maxVal")
-def _max_val(vm: VM, cls: StClass) -> int:
-    return SMALL_MAX
-
-
-@primitive("SmallInteger class", "minVal")
-def _min_val(vm: VM, cls: StClass) -> int:
-    return SMALL_MIN
-
-
-@primitive("Number class", "readFrom:")
-def _read_from(vm: VM, cls: StClass, text: Any) -> Any:
-    from stui.image.smalltalk.lib_text import parse_number
-
-    value = parse_number(as_text(vm, text))
-    return value if value is not None else vm.signal_error("Error", "Reading a number failed")
-
-
-_ = (StString, _NUMBER_TYPES)

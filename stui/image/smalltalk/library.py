@@ -37,9 +37,15 @@ def install(vm: VM) -> None:
     """Install every registered primitive and the well-known globals into *vm*."""
     from stui.image.smalltalk import (  # noqa: F401  (imported for their registrations)
         lib_blocks,
+        lib_classes,
         lib_collections,
+        lib_dictionary,
+        lib_integers,
         lib_kernel,
         lib_numbers,
+        lib_sequences,
+        lib_streams,
+        lib_support,
         lib_text,
     )
     from stui.image.smalltalk.objects import Method
