@@ -205,7 +205,8 @@ class ImageActor:
         self._open_link_factory = open_link
         self._calls = CallTable(self.settings.mailbox_size)
         self._link_up = False  # the reader/writer of a connection are running
-        self._conn_scope: trio.CancelScope | None = None
+        self._conn_scope: trio.CancelScope | None = None  # the connection's tasks
+        self._link_scope: trio.CancelScope | None = None  # the connection and its transport
         self._serve_scope: trio.CancelScope | None = None
         self._lost_reason: str | None = None
         self._stop_requested = False
@@ -291,29 +292,35 @@ class ImageActor:
     ) -> bool:
         """One connection, from opening the transport to losing it. Returns whether `started` was
         called (now or earlier)."""
-        async with self._open_link() as transport:
-            with trio.fail_after(self.settings.connect_timeout):
-                welcome = await self._handshake(transport)
-            try:
-                async with trio.open_nursery() as nursery:
-                    self._conn_scope = nursery.cancel_scope
-                    self._link_up = True
-                    nursery.start_soon(self._reader, transport)
-                    nursery.start_soon(self._writer, transport)
-                    try:
-                        await self._after_welcome(welcome)
-                    except ImageDisconnected:  # the link dropped while setting up: _lose_link ran
-                        nursery.cancel_scope.cancel()
-                        return started
-                    self._publish(self.link.move(ConnectionStatus.CONNECTED, "handshake complete"))
-                    backoff.reset()
-                    if not started:
-                        started = self.started = True
-                        task_status.started(self)
-                    nursery.start_soon(self._heartbeat)
-            finally:
-                self._link_up = False
-                self._conn_scope = None
+        # Cancelled by _lose_link: a lost link is closed without ceremony (a frozen WebSocket peer
+        # would otherwise hold up the close handshake); a stop closes it gracefully.
+        with trio.CancelScope() as self._link_scope:
+            async with self._open_link() as transport:
+                with trio.fail_after(self.settings.connect_timeout):
+                    welcome = await self._handshake(transport)
+                try:
+                    async with trio.open_nursery() as nursery:
+                        self._conn_scope = nursery.cancel_scope
+                        self._link_up = True
+                        nursery.start_soon(self._reader, transport)
+                        nursery.start_soon(self._writer, transport)
+                        try:
+                            await self._after_welcome(welcome)
+                        except ImageDisconnected:  # the link dropped while setting up
+                            nursery.cancel_scope.cancel()
+                            return started
+                        self._publish(
+                            self.link.move(ConnectionStatus.CONNECTED, "handshake complete")
+                        )
+                        backoff.reset()
+                        if not started:
+                            started = self.started = True
+                            task_status.started(self)
+                        nursery.start_soon(self._heartbeat)
+                finally:
+                    self._link_up = False
+                    self._conn_scope = None
+        self._link_scope = None
         return started
 
     def _open_link(self) -> contextlib.AbstractAsyncContextManager[Any]:
@@ -563,8 +570,13 @@ class ImageActor:
             self._lost_reason = reason
         self._link_up = False
         self._fail_pending(reason)
-        if self._conn_scope is not None:
-            self._conn_scope.cancel()
+        if (
+            self.link.status is ConnectionStatus.CONNECTED
+        ):  # tell subscribers now, not after the close
+            self._publish(self.link.move(ConnectionStatus.RECONNECTING, reason))
+            self._set_health(ConnectionHealth.UNKNOWN, None)
+        if self._link_scope is not None:
+            self._link_scope.cancel()
 
     def _fail_pending(self, reason: str) -> None:
         self._calls.fail_all(lambda: ImageDisconnected(f"image {self.name!r}: {reason}"))

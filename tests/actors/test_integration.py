@@ -8,6 +8,7 @@ time", never as speed targets.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
@@ -137,8 +138,9 @@ async def test_kill_mid_evaluation_fails_fast_and_restart_is_detected(images, tr
         assert sup.status("bystander").restarts == sup.status("victim").restarts == 0
 
 
-async def test_frozen_image_is_declared_lost_in_time_and_recovers(images):
-    image = await images("frozen")
+@pytest.mark.parametrize("transport", ["tcp", "ws"])
+async def test_frozen_image_is_declared_lost_in_time_and_recovers(images, transport):
+    image = await images("frozen", ws=transport == "ws")
     async with open_supervisor(CONFIG) as sup, sup.subscribe() as events:
         await sup.connect(image.address, key=image.key, heartbeat_interval=INTERVAL)
         session = sup.active_session()
@@ -234,8 +236,13 @@ async def test_sessions_are_isolated_across_images_and_supervisors(images):
 
 async def test_unreachable_addresses_fail_connect_cleanly():
     config = SupervisorConfig(connect_timeout=0.5)
+    with (
+        socket.socket() as probe
+    ):  # a port nobody listens on (low ports may be taken: we run as root)
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
     async with open_supervisor(config) as sup:
-        for address in ("tcp://127.0.0.1:1", "ws://127.0.0.1:1/stui"):
+        for address in (f"tcp://127.0.0.1:{port}", f"ws://127.0.0.1:{port}/stui"):
             with pytest.raises(ImageDisconnected, match="cannot connect"):
                 await sup.connect(address)
         with pytest.raises(UnsupportedAddress):
