@@ -70,18 +70,17 @@ async def _measure(run: Run) -> dict[str, list[float]]:
     args = run.args
     payload = sample_payload()
     methods: dict[str, Callable[[float], Awaitable[list[float]]]] = {}
-    async with trio.open_nursery() as nursery, AsyncExitStack() as astack:
-        stack = astack
-        zecho = stack.enter_context(EchoServer("zmq"))
+    async with AsyncExitStack() as astack:
+        zecho = astack.enter_context(EchoServer("zmq"))
         dealer = BlockingDealer(zecho.address)
-        stack.callback(dealer.close)
+        astack.callback(dealer.close)
         dealer.round_trips(payload, duration=0.0, warmup=200)
         methods["baseline-zmq"] = lambda d: _blocking_in_slices(dealer, payload, d)
 
         if args.transport == "ws":
             from trio_websocket import open_websocket_url
 
-            wecho = stack.enter_context(EchoServer("ws"))
+            wecho = astack.enter_context(EchoServer("ws"))
             ws = await astack.enter_async_context(open_websocket_url(wecho.address))
             methods["baseline-ws"] = lambda d: ws_round_trips(ws, payload, duration=d)
             echo_address = wecho.address
@@ -89,9 +88,9 @@ async def _measure(run: Run) -> dict[str, list[float]]:
             from stui.actors.zmq_trio import ZmqPump, ZmqSocket, new_context
 
             ctx = new_context()
-            stack.callback(ctx.term)
+            astack.callback(ctx.term)
             raw = ZmqSocket(ctx.socket(zmq.DEALER))
-            stack.callback(raw.close)
+            astack.callback(raw.close)
             raw.socket.connect(zecho.address)
 
             async def adapter_op() -> None:
@@ -103,7 +102,10 @@ async def _measure(run: Run) -> dict[str, list[float]]:
             pump_sock = ZmqSocket(ctx.socket(zmq.DEALER))
             pump_sock.socket.connect(zecho.address)
             pump = ZmqPump(pump_sock)
-            await nursery.start(pump.run)
+            # The pump's owner task runs in its own nursery, closed (pump first) before the context
+            # is terminated: ctx.term() blocks until every socket is closed by its owner.
+            pump_nursery = await astack.enter_async_context(trio.open_nursery())
+            await pump_nursery.start(pump.run)
             astack.callback(pump.close)
 
             async def pump_op() -> None:
@@ -117,7 +119,7 @@ async def _measure(run: Run) -> dict[str, list[float]]:
         if transport_op is not None:
             methods["transport"] = lambda d: _timed_loop(transport_op, d)
 
-        farm = stack.enter_context(ImageFarm(1, transport=args.transport, prefix="rt"))
+        farm = astack.enter_context(ImageFarm(1, transport=args.transport, prefix="rt"))
         sup = await astack.enter_async_context(open_bench_supervisor())
         ops = await stack_operations(
             sup, farm.images[0], args.transport, heartbeat_interval=args.heartbeat_interval
@@ -146,7 +148,6 @@ async def _measure(run: Run) -> dict[str, list[float]]:
                 for name in order:
                     samples[name] += await methods[name](per_block)
                     bar.update(per_block)
-        nursery.cancel_scope.cancel()
     return samples
 
 
