@@ -694,6 +694,8 @@ class ImageActor:
         Raises:
             EvaluationError, SessionError, ImageDisconnected, RequestTimeout: as `evaluate()`.
             LocalProtocolError: neither or both of `expression` and `handle`.
+
+        Cancellation: as `request()`.
         """
         sid = self._session_for(session)
         msg = Inspect(session_id=sid, expression=expression, handle=handle, depth=depth)
@@ -710,6 +712,8 @@ class ImageActor:
         Raises:
             RequestTimeout: `timeout` ran out (completion is interactive: keep it short).
             EvaluationError, SessionError, ImageDisconnected: as `evaluate()`.
+
+        Cancellation: as `request()`.
         """
         sid = self._session_for(session)
         reply = await self.request(
@@ -726,6 +730,8 @@ class ImageActor:
 
         Returns:
             one acknowledgement per evaluation that was in flight.
+
+        Cancellation: interrupts not yet sent are not sent; the evaluations may keep running.
         """
         targets = self._calls.in_flight(Evaluate)
         acks: list[InterruptAck] = []
@@ -740,7 +746,10 @@ class ImageActor:
         return tuple(acks)
 
     async def system_info(self, *, timeout: float | None = None) -> SystemInfoReply:
-        """Ask the image about itself."""
+        """Ask the image about itself.
+
+        Cancellation: as `request()`.
+        """
         reply = await self.request(SystemInfo(), timeout=timeout or self.settings.connect_timeout)
         self._raise_for(reply, SystemInfoReply, "system info")
         assert isinstance(reply, SystemInfoReply)
@@ -774,6 +783,8 @@ class ImageActor:
         Raises:
             SessionError: the image refused (e.g. its session limit).
             ImageDisconnected, ImageFailed, RequestTimeout: see `request()`.
+
+        Cancellation: as `request()`; a session the image created after all is not cached.
         """
         self._check_ready()
         summary = await self._open_session(CreateSession(name=name))
@@ -786,6 +797,8 @@ class ImageActor:
 
         Raises:
             SessionError: the image has no such session.
+
+        Cancellation: as `request()`; the active session changes only once the image answered.
         """
         self._check_ready()
         summary = await self._open_session(AttachSession(session_id=session_id))
@@ -798,6 +811,8 @@ class ImageActor:
 
         Raises:
             SessionError: the image has no such session (it is forgotten locally anyway).
+
+        Cancellation: as `request()`; the session stays cached unless the image answered.
         """
         reply = await self.request(
             CloseSession(session_id=session_id), timeout=self.settings.connect_timeout
@@ -807,7 +822,10 @@ class ImageActor:
         self._raise_for(reply, SessionClosed, "close session")
 
     async def list_image_sessions(self, *, all_clients: bool = False) -> tuple[SessionSummary, ...]:
-        """The sessions the image itself reports (this client's, or every client's)."""
+        """The sessions the image itself reports (this client's, or every client's).
+
+        Cancellation: as `request()` (a read: nothing changes).
+        """
         reply = await self.request(
             ListSessions(all_clients=all_clients), timeout=self.settings.connect_timeout
         )

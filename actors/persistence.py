@@ -5,6 +5,9 @@ the store is *given* to the supervisor. Each function here takes the open store 
 actor-side fact (a Welcome, an opened session, an evaluation about to be sent, a lost link) into store
 calls. The image actor runs them through `ImageActor._persist`, which logs and swallows store failures:
 a full disk must not take an image link down.
+
+Cancellation (every function): as the store's own calls: each write is committed whole or not at
+all, and a cancelled caller cannot know which.
 """
 
 from __future__ import annotations

@@ -363,6 +363,9 @@ class Supervisor:
 
         Raises:
             ImageNotFound: no such image.
+
+        Cancellation: the stop goes on in the background (the image's task ends on its own or at
+        `shutdown_timeout`); the image may still be listed until then.
         """
         slot = self._slot(image)
         await self._stop_slots([slot])
@@ -503,6 +506,8 @@ class Supervisor:
 
         Returns:
             One acknowledgement per evaluation that was in flight.
+
+        Cancellation: interrupts not yet sent are not sent; the evaluations may keep running.
         """
         return await self._actor(image).interrupt()
 
@@ -517,7 +522,10 @@ class Supervisor:
         timeout: float | None = None,
     ) -> Inspection:
         """Inspect the value of `expression`, or the object behind `handle` (from an EvalResult or a
-        Slot). Raises as `evaluate()`."""
+        Slot). Raises as `evaluate()`.
+
+        Cancellation: as `evaluate()`.
+        """
         return await self._actor(image).inspect(
             expression=expression, handle=handle, session=session, depth=depth, timeout=timeout
         )
@@ -531,14 +539,21 @@ class Supervisor:
         session: str | None = None,
         timeout: float | None = 0.5,
     ) -> Completions:
-        """Completions for the word ending at `cursor` in `source`. Raises as `evaluate()`."""
+        """Completions for the word ending at `cursor` in `source`. Raises as `evaluate()`.
+
+        Cancellation: as `evaluate()`.
+        """
         return await self._actor(image).complete(source, cursor, session=session, timeout=timeout)
 
     # ----------------------------------------------------------------------------------------------
     # Sessions
 
     async def new_session(self, image: str | None = None, name: str = "") -> SessionSummary:
-        """Create a session on an image and make it that image's active session."""
+        """Create a session on an image and make it that image's active session.
+
+        Cancellation: the image may still create the session; it is then not in the cache (a later
+        `actor().list_image_sessions()` shows it).
+        """
         return await self._actor(image).new_session(name)
 
     async def attach_session(self, session_id: str, image: str | None = None) -> SessionSummary:
@@ -546,12 +561,17 @@ class Supervisor:
 
         Raises:
             SessionError: the image has no such session.
+
+        Cancellation: the active session stays as it was unless the image answered first.
         """
         return await self._actor(image).attach_session(session_id)
 
     async def close_session(self, session_id: str, image: str | None = None) -> None:
         """Close a session on the image. Closing the active session leaves the image with none until
-        `new_session` or `use_session`."""
+        `new_session` or `use_session`.
+
+        Cancellation: the image may still close the session; it stays in the cache until then.
+        """
         await self._actor(image).close_session(session_id)
 
     def use_session(self, session_id: str, image: str | None = None) -> None:
@@ -580,6 +600,9 @@ class Supervisor:
 
         Raises:
             ImageNotFound: no such image.
+
+        Cancellation: the current image changes only at the end; a context saved before the cancel
+        stays saved.
         """
         target = self._slot(image)
         old = self._slots.get(self._current) if self._current is not None else None
@@ -619,6 +642,8 @@ class Supervisor:
     ) -> CleanupReport:
         """Forget sessions the image lost (orphaned); with `force` also close live ones on the image,
         except the active one when `preserve_active`. The store's cleanup runs too when there is one.
+
+        Cancellation: sessions already closed stay closed; the rest are kept.
         """
         slot = self._slot(image)
         image_id = slot.link.image_id or slot.name
@@ -656,6 +681,8 @@ class Supervisor:
         Without `include_disconnected` only connected images' live sessions are listed; with it also
         those of images that are down, and (with a store) sessions the store remembers that are not
         in any cache (detached, orphaned, closed).
+
+        Cancellation: only a read of the store is abandoned; nothing changes.
         """
         slots = [self._slot(image)] if image is not None else list(self._slots.values())
         records: list[SessionRecord] = []
@@ -676,7 +703,10 @@ class Supervisor:
         return ImageSessions(sessions=tuple(records))
 
     async def session_stats(self, image: str | None = None) -> ImageSessionStats:
-        """Counts over this client's sessions on an image."""
+        """Counts over this client's sessions on an image.
+
+        Cancellation: nothing to undo (no I/O).
+        """
         slot = self._slot(image)
         return slot.cache.stats(slot.link.image_id or slot.name)
 
@@ -693,6 +723,8 @@ class Supervisor:
 
         Raises:
             as the method each command maps to.
+
+        Cancellation: as the method the command maps to.
         """
         match command:
             case ConnectImage():
