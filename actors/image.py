@@ -101,6 +101,7 @@ from .errors import (
     ImageDisconnected,
     ImageFailed,
     ImageProtocolError,
+    RemoteError,
     RequestTimeout,
     SessionError,
     TransportClosed,
@@ -145,6 +146,17 @@ class ActorSettings:
     client_name: str = "stui"
     client_version: str = ""
 
+
+#: Error codes that mean "the code failed in the image" (EvaluationError) rather than "the image
+#: refused the request" (RemoteError).
+_EVALUATION_CODES = frozenset(
+    {
+        ErrorCode.EVALUATION_ERROR,
+        ErrorCode.INTERRUPTED,
+        ErrorCode.TIMEOUT,
+        ErrorCode.OBJECT_NOT_FOUND,
+    }
+)
 
 _STOPPABLE = frozenset(
     {ConnectionStatus.UNKNOWN, ConnectionStatus.CONNECTED, ConnectionStatus.RECONNECTING}
@@ -640,8 +652,10 @@ class ImageActor:
         match reply:
             case Error(code=ErrorCode.SESSION_NOT_FOUND) as err:
                 raise SessionError(f"{what}: {err.message}", err)
-            case Error() as err:
+            case Error(code=code) as err if code in _EVALUATION_CODES:
                 raise EvaluationError(f"{what}: {err.code.value}: {err.message}", err)
+            case Error() as err:  # the image refused the request itself (limits, bad input, ...)
+                raise RemoteError(f"{what} refused: {err.code.value}: {err.message}", err)
             case _ if not isinstance(reply, expected):
                 raise ImageProtocolError(f"{what} answered with {type(reply).__name__}")
 

@@ -261,6 +261,11 @@ class FakeImage:
             )
             return
         source = msg.source
+        if source == "refuse":  # the image refuses the request itself
+            await self._reply(
+                link, rid, Error(code=ErrorCode.INVALID_REQUEST, message="too many requests")
+            )
+            return
         if source == "pong":  # a reply of the wrong type
             await self._reply(link, rid, Pong(timestamp=0.0, image_time=0.0))
             return

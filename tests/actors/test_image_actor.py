@@ -13,6 +13,7 @@ from stui.actors.errors import (
     ImageDisconnected,
     ImageFailed,
     ImageProtocolError,
+    RemoteError,
     RequestTimeout,
     SessionError,
 )
@@ -139,6 +140,10 @@ async def test_errors_are_typed(nursery, autojump_clock):
         assert info2.value.code is ErrorCode.SESSION_NOT_FOUND
         with pytest.raises(SessionError):
             actor.use_session("nope")
+        with pytest.raises(RemoteError, match="refused") as refused:
+            await actor.evaluate("refuse")
+        assert not isinstance(refused.value, EvaluationError)
+        assert refused.value.code is ErrorCode.INVALID_REQUEST
 
 
 async def test_request_timeout_drops_the_late_reply(nursery, autojump_clock):
