@@ -248,6 +248,11 @@ def test_giant_integers_print_within_the_limit(image: SmalltalkImage) -> None:
         ("1e100000", "SyntaxError"),
         ("2 raisedTo: 100000000", "Error"),
         ("100000 factorial", "Error"),
+        ("s := 'x'. 40 timesRepeat: [s := s , s]", "PrimitiveFailed"),
+        ("a := #(1). 40 timesRepeat: [a := a , a]", "PrimitiveFailed"),
+        ("String new: 100000000", "PrimitiveFailed"),
+        ("String new: 100000000 withAll: $a", "PrimitiveFailed"),
+        ("'aa' copyReplaceAll: 'a' with: (String new: 15000000)", "PrimitiveFailed"),
     ],
 )
 def test_resource_limits(image: SmalltalkImage, source: str, error_class: str) -> None:
@@ -280,3 +285,23 @@ def test_primitive_loops_still_yield(image: SmalltalkImage) -> None:
         slices += 1
     assert slices >= 1
     assert isinstance(outcome, Success) and outcome.print_string == str(3000000 * 3000001 // 2)
+
+
+def test_internal_errors_never_escape(
+    image: SmalltalkImage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: object) -> None:
+        raise RuntimeError("evaluator bug")
+
+    monkeypatch.setattr(image.vm, "compile_doit", lambda source, ws: broken)
+    outcome = image.new_workspace().evaluate("3")
+    assert outcome == Failure("InternalError", "RuntimeError: evaluator bug")
+
+
+def test_memory_errors_are_failures(image: SmalltalkImage, monkeypatch: pytest.MonkeyPatch) -> None:
+    def exhausted(*args: object) -> None:
+        raise MemoryError
+
+    monkeypatch.setattr(image.vm, "compile_doit", lambda source, ws: exhausted)
+    outcome = image.new_workspace().evaluate("3")
+    assert isinstance(outcome, Failure) and outcome.error_class == "OutOfMemory"

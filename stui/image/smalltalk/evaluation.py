@@ -249,6 +249,10 @@ def _run(ws: Workspace, source: str) -> Outcome:
         return Failure("Error", "the exception handler is no longer active")
     except PYTHON_ERRORS as err:
         return Failure("PrimitiveFailed", f"primitive failed: {type(err).__name__}: {err}")
+    except MemoryError:
+        return Failure("OutOfMemory", "the evaluation ran out of memory")
+    except Exception as err:  # a bug in the evaluator: never let it escape into the server
+        return Failure("InternalError", f"{type(err).__name__}: {err}")
     cls = vm.class_of(value)
     return Success(printed, displayed, cls.name, ws.register(value), truncated)
 

@@ -19,6 +19,7 @@ from stui.image.smalltalk.objects import (
     Obj,
     StClass,
     StString,
+    check_length,
     denorm_key,
     norm_key,
     range_items,
@@ -233,7 +234,7 @@ def _from_items(vm: VM, cls: StClass, items: list[Any]) -> Any:
 @primitive("ArrayedCollection class", "new:withAll:")
 def _new_with_all(vm: VM, cls: StClass, size: int, value: Any) -> Any:
     if cls.builtin_name in ("String", "ByteString"):
-        return StString(value.ch * size)
+        return StString(value.ch * check_length(size))
     obj = vm.new_instance(cls, size)
     if cls.kind is Kind.ARRAY:
         obj.data = [value] * size
@@ -659,7 +660,9 @@ def _copy_without(vm: VM, rcv: Any, value: Any) -> Any:
 
 @primitive("Collection", ",")
 def _concatenate(vm: VM, rcv: Any, other: Any) -> Any:
-    return new_like(vm, rcv, [*elements(vm, rcv), *elements(vm, other)])
+    mine, theirs = elements(vm, rcv), elements(vm, other)
+    check_length(len(mine) + len(theirs))
+    return new_like(vm, rcv, [*mine, *theirs])
 
 
 @primitive("Collection", "isEmptyOrNil")

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from stui.image.smalltalk.lib_kernel import as_text, display_string, print_string, subscript_error
 from stui.image.smalltalk.library import primitive
-from stui.image.smalltalk.objects import Char, Kind, Obj, StClass, StString
+from stui.image.smalltalk.objects import Char, Kind, Obj, StClass, StString, check_length
 
 if TYPE_CHECKING:
     from stui.image.smalltalk.runtime import VM
@@ -206,12 +206,12 @@ def _same_kind(rcv: Any, text: str) -> Any:
 def _string_new(vm: VM, cls: StClass, size: int = 0) -> Any:
     if cls.name in ("Symbol", "ByteSymbol"):
         return vm.signal_error("ShouldNotImplement", "Symbols are unique: use asSymbol")
-    return StString(" " * size)
+    return StString(" " * check_length(size))
 
 
 @primitive("String class", "new:withAll:")
 def _string_new_with_all(vm: VM, cls: StClass, size: int, ch: Char) -> StString:
-    return StString(ch.ch * size)
+    return StString(ch.ch * check_length(size))
 
 
 @primitive("String class", "with:", "with:with:", "with:with:with:", "with:with:with:with:")
@@ -285,13 +285,13 @@ def _concat(vm: VM, rcv: Any, other: Any) -> Any:
     if text is None:
         if type(other) is Obj and other.cls.kind in (Kind.ARRAY, Kind.ORDERED):
             text = "".join(c.ch if type(c) is Char else as_text(vm, c) for c in other.data)
+        elif not vm.responds_to(other, "do:"):
+            return vm.dnu(other, "do:", (None,))
         else:
-            return (
-                vm.dnu(other, "do:", (None,))
-                if not vm.responds_to(other, "do:")
-                else StString(text_of(rcv) + display_string(vm, other))
-            )  # type: ignore[operator]
-    return StString((text_of(rcv) or "") + text)
+            text = display_string(vm, other)
+    mine = text_of(rcv) or ""
+    check_length(len(mine) + len(text))
+    return StString(mine + text)
 
 
 @primitive("String", "=")
@@ -507,7 +507,10 @@ def _replace_all(vm: VM, rcv: Any, old: Any, new: Any) -> Any:
             rcv.s = rcv.s.replace(old.ch, new.ch)
             return rcv
         return StString(rcv.replace(old.ch, new.ch))
-    return StString((text_of(rcv) or "").replace(text_of(old) or "", text_of(new) or ""))
+    text, old_text, new_text = text_of(rcv) or "", text_of(old) or "", text_of(new) or ""
+    if len(new_text) > len(old_text):
+        check_length(len(text) + text.count(old_text) * (len(new_text) - len(old_text)))
+    return StString(text.replace(old_text, new_text))
 
 
 @primitive("String", "copyWithout:")

@@ -35,6 +35,7 @@ __all__ = (
     "StClass",
     "StString",
     "UnhandledError",
+    "check_length",
 )
 
 
@@ -133,6 +134,17 @@ class Obj:
 # The most elements a primitive will materialise at once (an Interval as a list, ``new:``): beyond this
 # one Python operation could hold the evaluation (and the server) for seconds and gigabytes.
 MAX_ELEMENTS = 20_000_000
+
+
+def check_length(n: int) -> int:
+    """Refuse to build a string or collection of more than MAX_ELEMENTS elements.
+
+    Raises:
+        ValueError: too many (a PrimitiveFailed in Smalltalk).
+    """
+    if n > MAX_ELEMENTS:
+        raise ValueError(f"{n} elements is more than this image allows ({MAX_ELEMENTS})")
+    return n
 
 
 def range_items(data: tuple[Any, Any, Any]) -> list[Any]:
