@@ -47,6 +47,7 @@ def install(vm: VM) -> None:
         lib_streams,
         lib_support,
         lib_text,
+        lib_time,
     )
     from stui.image.smalltalk.objects import Method
 

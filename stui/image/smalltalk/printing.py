@@ -303,6 +303,10 @@ class Printer:
             self.write(")")
         elif base == "SmalltalkImage":
             self.write("Smalltalk")
+        elif base in ("Date", "Time", "DateAndTime") and obj.data is not None:
+            from stui.image.smalltalk.lib_time import time_print
+
+            self.write(time_print(obj))
         elif cls.inherits_from(self.vm.classes["Exception"]):
             self.write(_text_of(self.vm.send(obj, "description")))
         elif base == "Message":
