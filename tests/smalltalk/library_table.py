@@ -48,6 +48,8 @@ LIBRARY: list[Row] = [
     ("| x a b | x := 4. a := [0]. b := [:v | v + 1]. x ifNotNil: b ifNil: a", "5"),
     ("| x b | x := nil. b := [:v | v]. x ifNotNil: b", "nil"),
     ("3 ifNotNil: [:x | x] ifNil: [0]", "3"),
+    ("| a b | a := [7]. b := [0]. 3 ifNotNil: a ifNil: b", "7"),
+    ("| a b | a := [0]. b := [99]. 3 ifNil: a ifNotNil: b", "99"),
     ("nil ifNotNil: [:x | x] ifNil: [0]", "0"),
     ("[:x | x] numArgsError: 3", "!ArgumentsCountMismatch"),
     ("[1/0] on: ZeroDivide do: [:e | 1] on: Error do: [:e | 2]", "1"),

@@ -93,12 +93,14 @@ class _Scope:
         self.visible: list[dict[str, int]] = [{}]
 
     def declare(self, name: str) -> int:
+        """Give *name* the next slot of this frame (in the innermost visibility level)."""
         index = OFFSET + self.size
         self.size += 1
         self.visible[-1][name] = index
         return index
 
     def find(self, name: str) -> int | None:
+        """The slot of *name* in this frame, innermost declaration first, or None."""
         for names in reversed(self.visible):
             if name in names:
                 return names[name]
@@ -213,6 +215,7 @@ class Compiler:
         return many
 
     def nonlocal_return_code(self, st: Return) -> Code:
+        """``^ value`` below the method's top level: unwind to the home frame."""
         value = self.expr(st.value)
         self.nonlocal_return = True
         vm = self.vm
@@ -231,6 +234,7 @@ class Compiler:
     # -- expressions --------------------------------------------------------------------------------
 
     def expr(self, node: Expr) -> Code:
+        """Compile one expression node (a ``match`` over the closed union of expression nodes)."""
         match node:
             case Literal(value=value):
                 return self.literal(value)
@@ -252,6 +256,7 @@ class Compiler:
                 raise AssertionError(f"not an expression: {node!r}")
 
     def literal(self, value: LiteralValue) -> Code:
+        """A literal: constants are built once, mutable ones (strings, arrays) fresh each time."""
         match value:
             case StrLit(text=text):
                 return lambda frame: StString(text)
@@ -265,6 +270,7 @@ class Compiler:
     # -- variables ----------------------------------------------------------------------------------
 
     def resolve(self, name: str) -> tuple[int, int] | None:
+        """(depth, slot) of a temporary or argument visible here, or None."""
         scope: _Scope | None = self.scope
         depth = 0
         while scope is not None:
@@ -276,6 +282,7 @@ class Compiler:
         return None
 
     def read(self, name: str, position: int) -> Code:
+        """Code reading a variable: temp/arg, self/super, instance or class-side variable, class variable, workspace variable or global."""
         found = self.resolve(name)
         if found is not None:
             return frame_reader(*found)
@@ -304,6 +311,7 @@ class Compiler:
         return lambda frame: globals_.get(name)
 
     def write(self, name: str, value: Code, position: int) -> Code:
+        """Code assigning a variable (see :meth:`read` for the lookup order)."""
         if name in PSEUDO:
             raise SmalltalkSyntaxError("Cannot store into", position)
         found = self.resolve(name)
@@ -380,6 +388,7 @@ class Compiler:
     # -- sends --------------------------------------------------------------------------------------
 
     def send(self, node: Send) -> Code:
+        """A message send: inlined control structure, SmallInteger fast path, or a cached send."""
         inlined = self.inline(node)
         if inlined is not None:
             return inlined
@@ -452,6 +461,7 @@ class Compiler:
         return send_n
 
     def super_send(self, selector: str, args: tuple[Code, ...]) -> Code:
+        """A send to super: the lookup starts above the method's class."""
         vm = self.vm
         start = self.cls.superclass if self.cls is not None else vm.classes["Object"]
         lookup = vm.lookup_in
@@ -463,6 +473,7 @@ class Compiler:
         return send_super
 
     def cascade(self, node: Cascade) -> Code:
+        """A cascade: the receiver is evaluated once, kept in a hidden slot, and every message goes to it."""
         receiver = self.expr(node.receiver)
         hidden = self.scope.declare(f"<cascade{self.scope.size}>")
         if isinstance(node.receiver, Variable) and node.receiver.name == "super":
@@ -483,6 +494,7 @@ class Compiler:
         return cascade
 
     def block(self, node: BlockNode) -> Code:
+        """A real block (not inlined): its own frame, closing over the current one."""
         outer_scope = self.scope
         scope = self.scope = _Scope(outer_scope)
         for name in (*node.params, *node.temps):
@@ -550,6 +562,7 @@ class Compiler:
         return body, params
 
     def inline(self, node: Send) -> Code | None:
+        """The inlined code for a control-structure send, or None if it must stay a send."""
         sel, args = node.selector, node.args
         handler = INLINERS.get(sel)
         if handler is None:

@@ -73,8 +73,10 @@ def then_self_code(code: Code) -> Code:
 
 
 def self_code(frame: Frame) -> Any:
+    """Code answering the receiver."""
     return frame[0]
 
 
 def nil_code(frame: Frame) -> Any:
+    """Code answering nil."""
     return None

@@ -24,6 +24,7 @@ __all__ = ("INLINERS",)
 def inline_if(
     c: Compiler, receiver: Expr, args: tuple[Expr, ...], when: bool, both: bool
 ) -> Code | None:
+    """``c ifTrue: [a] ifFalse: [b]`` (and the one-armed and swapped forms) as a Python branch."""
     first = c.inline_body(args[0]) if args else None
     second = c.inline_body(args[1]) if both else None
     if first is None or (both and second is None):
@@ -47,6 +48,7 @@ def inline_if(
 
 
 def inline_and_or(c: Compiler, receiver: Expr, args: tuple[Expr, ...], is_and: bool) -> Code | None:
+    """``a and: [b]`` / ``a or: [b]`` with short-circuit evaluation."""
     inlined = c.inline_body(args[0])
     if inlined is None:
         return None
@@ -77,6 +79,7 @@ def inline_and_or(c: Compiler, receiver: Expr, args: tuple[Expr, ...], is_and: b
 
 
 def inline_while(c: Compiler, receiver: Expr, args: tuple[Expr, ...], until: bool) -> Code | None:
+    """``[c] whileTrue: [b]``, ``whileFalse:``, and the argument-less forms, as a Python loop."""
     test = c.inline_body(receiver)
     if test is None:
         return None
@@ -103,6 +106,7 @@ def inline_while(c: Compiler, receiver: Expr, args: tuple[Expr, ...], until: boo
 
 
 def inline_repeat(c: Compiler, receiver: Expr, args: tuple[Expr, ...]) -> Code | None:
+    """``[b] repeat``: loop until a ``^`` or an exception leaves it."""
     body = c.inline_body(receiver)
     if body is None:
         return None
@@ -120,6 +124,7 @@ def inline_repeat(c: Compiler, receiver: Expr, args: tuple[Expr, ...]) -> Code |
 
 
 def inline_to_do(c: Compiler, receiver: Expr, args: tuple[Expr, ...]) -> Code | None:
+    """``a to: b do: [:i | ...]`` and ``to:by:do:``: the loop variable lives in the enclosing frame."""
     body = c.inline_body(args[-1], 1)
     if body is None:
         return None
@@ -154,6 +159,7 @@ def inline_to_do(c: Compiler, receiver: Expr, args: tuple[Expr, ...]) -> Code | 
 
 
 def inline_times_repeat(c: Compiler, receiver: Expr, args: tuple[Expr, ...]) -> Code | None:
+    """``n timesRepeat: [...]``."""
     body = c.inline_body(args[0])
     if body is None:
         return None
@@ -176,6 +182,7 @@ def inline_times_repeat(c: Compiler, receiver: Expr, args: tuple[Expr, ...]) -> 
 
 
 def inline_if_nil(c: Compiler, receiver: Expr, args: tuple[Expr, ...], order: str) -> Code | None:
+    """``ifNil:``, ``ifNotNil:`` (block with or without argument) and their two-armed forms."""
     nil_arg = not_nil_arg = None
     if order == "nil":
         nil_arg = args[0]

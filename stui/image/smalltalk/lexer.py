@@ -86,6 +86,7 @@ class _Lexer:
         self.tokens: list[Token] = []
 
     def run(self) -> list[Token]:
+        """Tokenize the whole source."""
         src = self.src
         n = len(src)
         while True:

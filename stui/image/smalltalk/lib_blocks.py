@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from stui.image.smalltalk.lib_kernel import as_text, cull, print_string
+from stui.image.smalltalk.lib_kernel import as_text, cull
 from stui.image.smalltalk.library import primitive
 from stui.image.smalltalk.objects import (
     Block,
@@ -306,6 +306,3 @@ def _mnu_receiver(vm: VM, rcv: Obj) -> Any:
 @primitive("ZeroDivide", "dividend")
 def _dividend(vm: VM, rcv: Obj) -> Any:
     return rcv.slots[2]
-
-
-_ = print_string

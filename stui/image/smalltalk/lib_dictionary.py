@@ -5,12 +5,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from stui.image.smalltalk.lib_collections import sort_items, st_equal, value1
-from stui.image.smalltalk.lib_kernel import as_text, cull, print_string
+from stui.image.smalltalk.lib_kernel import cull, print_string
 from stui.image.smalltalk.library import primitive
 from stui.image.smalltalk.objects import (
     Block,
     Obj,
-    StString,
     denorm_key,
     norm_key,
 )
@@ -169,6 +168,3 @@ def _dict_keys_values_remove(vm: VM, rcv: Obj, block: Block) -> Obj:
         if block.call(denorm_key(k), v) is True:
             del rcv.data[k]
     return rcv
-
-
-_ = (as_text, StString)

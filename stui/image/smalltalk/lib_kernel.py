@@ -163,10 +163,14 @@ def _if_nil(vm: VM, rcv: Any, block: Any) -> Any:
     return rcv
 
 
-@primitive("Object", "ifNotNil:", "ifNil:ifNotNil:", "ifNotNil:ifNil:")
-def _if_not_nil(vm: VM, rcv: Any, a: Any, b: Any = None) -> Any:
-    block = a if type(a) is Block and (b is None or a.nargs == 1 or type(b) is not Block) else b
-    return cull(vm, block, rcv)
+@primitive("Object", "ifNotNil:", "ifNotNil:ifNil:")
+def _if_not_nil(vm: VM, rcv: Any, not_nil: Any, nil: Any = None) -> Any:
+    return cull(vm, not_nil, rcv)
+
+
+@primitive("Object", "ifNil:ifNotNil:")
+def _if_nil_if_not_nil(vm: VM, rcv: Any, nil: Any, not_nil: Any) -> Any:
+    return cull(vm, not_nil, rcv)
 
 
 @primitive("Object", "yourself", "value")

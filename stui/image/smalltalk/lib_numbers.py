@@ -24,7 +24,6 @@ if TYPE_CHECKING:
 
 __all__ = ("adapt", "check_finite", "is_number", "normalize", "zero_divide")
 
-_NUMBER_TYPES = (int, float, Fraction)
 _DIGITS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
 

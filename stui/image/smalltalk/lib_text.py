@@ -35,7 +35,6 @@ def _string_arg(vm: VM, rcv: Any, arg: Any, selector: str) -> str | None:
     if text is None:
         if type(arg) is Char:
             return arg.ch
-        vm.dnu(arg, "asString", ()) if not vm.responds_to(arg, "asString") else None
         return as_text(vm, vm.send(arg, "asString"))
     return text
 
@@ -310,7 +309,7 @@ def _str_compare(op: Any) -> Any:
     def compare(vm: VM, rcv: Any, other: Any) -> Any:
         text = text_of(other)
         if text is None:
-            return vm.dnu(other, "isString", ()) if False else False
+            return False
         return op((text_of(rcv) or "").lower(), text.lower())
 
     return compare

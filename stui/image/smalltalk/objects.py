@@ -221,6 +221,7 @@ class StClass:
 
     @property
     def is_meta(self) -> bool:
+        """True for a metaclass (``Foo class``)."""
         return self.instance_class is not None
 
     def inherits_from(self, other: StClass) -> bool:
@@ -280,6 +281,7 @@ class Block:
         self.source = source
 
     def call(self, *args: Any) -> Any:
+        """Evaluate the block with *args* (``value:`` and friends)."""
         return self.run(self.outer, *args)
 
 

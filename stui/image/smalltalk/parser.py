@@ -64,24 +64,29 @@ class Parser:
 
     @property
     def tok(self) -> Token:
+        """The current token."""
         return self.tokens[self.i]
 
     def advance(self) -> Token:
+        """Consume the current token and return it (EOF is never consumed)."""
         t = self.tokens[self.i]
         if t.kind is not K.EOF:
             self.i += 1
         return t
 
     def at(self, kind: TokenKind, value: object = None) -> bool:
+        """True if the current token is of *kind* (and has *value*, when given)."""
         t = self.tokens[self.i]
         return t.kind is kind and (value is None or t.value == value)
 
     def expect(self, kind: TokenKind, message: str) -> Token:
+        """Consume a token of *kind* or raise *message* at the current token."""
         if self.tok.kind is not kind:
             raise self.error(message)
         return self.advance()
 
     def error(self, message: str, position: int | None = None) -> SmalltalkSyntaxError:
+        """A positioned syntax error (returned, so call sites read ``raise self.error(...)``)."""
         return SmalltalkSyntaxError(message, self.tok.start if position is None else position)
 
     # -- top level ----------------------------------------------------------------------------------
@@ -225,6 +230,7 @@ class Parser:
         return Send(receiver, "".join(parts), tuple(args), (receiver.span[0], args[-1].span[1]))
 
     def binary_send_or_error(self) -> Expr:
+        """A keyword argument: ``Argument expected`` if none starts here."""
         if not self.starts_primary():
             raise self.error("Argument expected")
         return self.binary_send()
@@ -239,6 +245,7 @@ class Parser:
         return receiver
 
     def unary_send_or_error(self) -> Expr:
+        """A binary argument: ``Argument expected`` if none starts here."""
         if not self.starts_primary():
             raise self.error("Argument expected")
         return self.unary_send()
@@ -252,12 +259,14 @@ class Parser:
         return receiver
 
     def starts_primary(self) -> bool:
+        """True if a primary (operand) starts at the current token."""
         t = self.tok
         if t.kind in _PRIMARY_START:
             return True
         return self.negative_number_ahead()
 
     def negative_number_ahead(self) -> bool:
+        """True for ``-`` immediately followed by a number: a negative literal."""
         t = self.tok
         if t.kind is not K.BINARY or self.i + 1 >= len(self.tokens):
             return False
@@ -325,6 +334,7 @@ class Parser:
         return BlockNode(tuple(params), temps, body, (start, end))
 
     def temp_names_then_bar(self) -> tuple[str, ...]:
+        """The temporaries after ``[:x ||`` (the ``||`` lexed as one binary token)."""
         names = []
         while self.at(K.IDENTIFIER):
             names.append(str(self.advance().value))

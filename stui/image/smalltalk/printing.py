@@ -21,7 +21,6 @@ from stui.image.smalltalk.objects import (
     StClass,
     StString,
     denorm_key,
-    range_items,
 )
 
 if TYPE_CHECKING:
@@ -99,6 +98,7 @@ def int_text(n: int) -> str:
 
 
 def char_print(c: Char) -> str:
+    """``$a``, or ``Character space`` / ``Character value: 1`` for unprintable characters."""
     code = ord(c.ch)
     if code in _CHAR_NAMES:
         return f"Character {_CHAR_NAMES[code]}"
@@ -108,6 +108,7 @@ def char_print(c: Char) -> str:
 
 
 def string_print(s: str) -> str:
+    """A String literal: quotes around, inner quotes doubled."""
     return "'" + s.replace("'", "''") + "'"
 
 
@@ -131,6 +132,7 @@ def _is_symbol_literal(s: str) -> bool:
 
 
 def symbol_print(s: str) -> str:
+    """``#foo``, ``#at:put:``, ``#+``, or ``#'a b'`` when the name is not a literal selector."""
     return f"#{s}" if _is_symbol_literal(s) else "#" + string_print(s)
 
 
@@ -157,6 +159,7 @@ class Printer:
         self.nesting = 0
 
     def write(self, text: str) -> None:
+        """Append *text*; raise PrintLimitReached once past the limit."""
         self.parts.append(text)
         self.size += len(text)
         if self.limit is not None and self.size > self.limit:
@@ -173,6 +176,7 @@ class Printer:
         self.write(int_text(n))
 
     def text(self) -> str:
+        """Everything written so far."""
         return "".join(self.parts)
 
     def result(self, obj: Any) -> tuple[str, bool]:
@@ -223,6 +227,7 @@ class Printer:
             self.nesting -= 1
 
     def elements(self, items: Any, separator: str = " ") -> None:
+        """Print each item, separated by *separator*."""
         first = True
         for item in items:
             if not first:
@@ -231,6 +236,7 @@ class Printer:
             self.print(item)
 
     def builtin(self, obj: Any, cls: StClass) -> None:
+        """The built-in printOn: for Python-represented values (nil, numbers, strings, blocks, classes...)."""
         t = type(obj)
         if obj is None:
             self.write("nil")
@@ -258,6 +264,7 @@ class Printer:
             self.write(repr(obj))
 
     def builtin_obj(self, obj: Obj, cls: StClass) -> None:
+        """The built-in printOn: for Obj instances, by the shape of their class."""
         kind = cls.kind
         base = cls.builtin_name
         if kind is Kind.ARRAY:
@@ -366,6 +373,3 @@ def _is_literal(x: Any) -> bool:
     if t is Obj and x.cls.name == "Array":
         return all(_is_literal(i) for i in x.data)
     return t is Obj and x.cls.name == "ByteArray"
-
-
-_ = range_items

@@ -20,7 +20,6 @@ from typing import Any
 
 from stui.image.smalltalk.ast import ArrayLit, ByteArrayLit, CharLit, LiteralValue, StrLit, SymLit
 from stui.image.smalltalk.compiler import Compiler
-from stui.image.smalltalk.errors import SmalltalkSyntaxError
 from stui.image.smalltalk.objects import (
     MAX_ELEMENTS,
     Block,
@@ -35,7 +34,7 @@ from stui.image.smalltalk.objects import (
     StString,
     UnhandledError,
 )
-from stui.image.smalltalk.parser import parse_method
+from stui.image.smalltalk.parser import parse_doit, parse_method
 
 __all__ = ("SMALL_MAX", "SMALL_MIN", "VM")
 
@@ -230,6 +229,7 @@ class VM:
             cls.lookup_cache.clear()
 
     def install(self, cls: StClass, selector: str, fn: Any, source: str = "") -> Method:
+        """Install a Python callable as the method for *selector* in *cls*."""
         method = Method(selector, fn, cls, source)
         cls.methods[selector] = method
         self.invalidate()
@@ -248,6 +248,7 @@ class VM:
     # -- sending ------------------------------------------------------------------------------------
 
     def class_of(self, x: Any) -> StClass:
+        """The Smalltalk class of any object (SmallInteger or Large*Integer by magnitude, as on 64-bit Pharo)."""
         t = type(x)
         if t is int:
             c = self.classes
@@ -291,6 +292,7 @@ class VM:
         return self.lookup_in(self.class_of(receiver), selector)(receiver, *args)
 
     def responds_to(self, receiver: Any, selector: str) -> bool:
+        """True if the receiver's class (or a superclass) has a method for *selector*."""
         return self.class_of(receiver).lookup(selector) is not None
 
     def make_site(self, selector: str, nargs: int) -> Any:
@@ -313,6 +315,7 @@ class VM:
 
     @staticmethod
     def identical(a: Any, b: Any) -> bool:
+        """``==``: identity, except that immediates (SmallIntegers, Characters, Symbols, floats) compare by value."""
         if a is b:
             return True
         ta = type(a)
@@ -325,6 +328,7 @@ class VM:
     # -- object construction ------------------------------------------------------------------------
 
     def new_array(self, items: list[Any]) -> Obj:
+        """A new Array holding *items* (the list itself, not a copy)."""
         return Obj(self.classes["Array"], [], items)
 
     def new_instance(self, cls: StClass, size: int = 0) -> Obj:
@@ -371,11 +375,13 @@ class VM:
                 return value
 
     def association(self, key: Any, value: Any) -> Obj:
+        """``key -> value``."""
         return Obj(self.classes["Association"], [key, value])
 
     # -- errors and exceptions ----------------------------------------------------------------------
 
     def new_exception(self, class_name: str, text: str | None = None, **fields: Any) -> Obj:
+        """A new, unsignalled exception of a built-in class, with its messageText and named fields set."""
         cls = self.classes[class_name]
         exc = Obj(cls, [None] * len(cls.all_ivars), None)
         if text is not None:
@@ -419,6 +425,7 @@ class VM:
         raise UnhandledError(exc)
 
     def handles(self, spec: Any, exc: Obj) -> bool:
+        """True if the ``on:`` argument *spec* (a class or an ExceptionSet) catches *exc*."""
         if type(spec) is StClass:
             return exc.cls.inherits_from(spec)
         if type(spec) is Obj and spec.cls.builtin_name == "ExceptionSet":
@@ -436,9 +443,11 @@ class VM:
         return self.signal(exc)
 
     def non_boolean(self, value: Any) -> Any:
+        """Signal NonBooleanReceiver: a control structure got something other than true or false."""
         return self.signal_error("NonBooleanReceiver", "proceed for truth.")
 
     def wrong_argument_count(self, expected: int, given: int) -> Any:
+        """Signal ArgumentsCountMismatch for a block called with the wrong number of arguments."""
         plural = "argument" if expected == 1 else "arguments"
         return self.signal_error(
             "ArgumentsCountMismatch",
@@ -456,6 +465,7 @@ class VM:
             self.max_depth -= 100
 
     def check_loop_bounds(self, start: Any, stop: Any, step: Any) -> None:
+        """``to:do:`` needs numbers and a non-zero step; signal otherwise."""
         for v in (start, stop, step):
             if not _is_number(v):
                 self.dnu(v, "<=", (start,))
@@ -486,7 +496,6 @@ class VM:
         Raises:
             SmalltalkSyntaxError: the source does not parse or compile.
         """
-        from stui.image.smalltalk.parser import parse_doit
 
         node = parse_doit(source)
         return Compiler(self, None, workspace).compile(node)
@@ -505,5 +514,3 @@ _TYPE_CLASS: dict[type, str] = {
     StString: "ByteString",
     Block: "FullBlockClosure",
 }
-
-_ = SmalltalkSyntaxError
