@@ -444,3 +444,17 @@ async def test_pump_blocked_sender_completes_when_the_peer_appears(ctx: zmq.Cont
             assert (await router.recv_multipart())[1] == b"second"
             await done.wait()
             nursery.cancel_scope.cancel()
+
+
+async def test_pump_socket_closed_behind_its_back_stops_it(ctx: zmq.Context) -> None:
+    """Misuse (closing the socket a pump owns) ends the pump with TransportClosed, not a hang."""
+    _router, dealer = router_dealer(ctx)
+    pump = ZmqPump(dealer)
+    with trio.fail_after(10), pytest.raises(ExceptionGroup) as info:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(pump.run)
+            await trio.testing.wait_all_tasks_blocked()
+            dealer.close()
+    assert info.group_contains(TransportClosed)
+    with pytest.raises(TransportClosed):
+        await pump.receive()
