@@ -3,13 +3,14 @@
 Primitives are plain module-level functions ``fn(vm, receiver, *args)`` registered with the
 :func:`primitive` decorator against a class name (``"Array class"`` for the class side) and one or more
 selectors. The registry is filled once, when the library modules are imported, and never changes after;
-each VM binds the functions to itself with ``functools.partial`` when it is created.
+each VM binds the functions to itself (``types.MethodType``, the smallest such binding) when it is
+created.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
+from types import MethodType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -57,6 +58,6 @@ def install(vm: VM) -> None:
         else:
             cls = vm.classes[class_name]
         assert cls is not None
-        cls.methods[selector] = Method(selector, partial(fn, vm), cls)
+        cls.methods[selector] = Method(selector, MethodType(fn, vm), cls)
     lib_kernel.install_globals(vm)
     vm.invalidate()

@@ -133,7 +133,7 @@ class Obj:
 
 # The most elements a primitive will materialise at once (an Interval as a list, ``new:``): beyond this
 # one Python operation could hold the evaluation (and the server) for seconds and gigabytes.
-MAX_ELEMENTS = 20_000_000
+MAX_ELEMENTS = 5_000_000
 
 
 def check_length(n: int) -> int:
