@@ -403,22 +403,27 @@ class Repl:
         self._next_mode = mode
 
     async def evaluate(self, source: str, mode: EvalMode = EvalMode.DISPLAY) -> None:
-        """Evaluate `source` on the current image and print the outcome; Ctrl-C interrupts it."""
+        """Evaluate `source` on the current image and print the outcome.
+
+        Ctrl-C (or `[repl] eval_timeout` running out) interrupts it: an `Interrupt` goes to the image
+        and the prompt comes back. The timeout is the REPL's own rather than the request's, so the
+        image is always told to stop: a request that merely timed out would keep the image busy.
+        """
         image = self.current
         if image is None:
             self.notice("no current image: :connect ADDRESS or :use NAME first", "bad")
             return
         timeout = self.config.repl.eval_timeout or None
-        task = asyncio.ensure_future(
-            self.call(self.sup.evaluate, source, image=image, mode=mode, timeout=timeout)
-        )
+        task = asyncio.ensure_future(self.call(self.sup.evaluate, source, image=image, mode=mode))
         self.running += 1
         self._interrupt.clear()
         self._evaluating = True
         waiter = asyncio.ensure_future(self._interrupt.wait())
         try:
-            await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({task, waiter}, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
             if not task.done():
+                if not waiter.done():
+                    self.notice(f"no answer after {timeout:g} s ([repl] eval_timeout)", "warn")
                 await self._interrupt_running(image, task)
         finally:
             self._evaluating = False

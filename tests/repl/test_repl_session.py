@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import socket
 import time
 from pathlib import Path
 
+import pytest
+
+import stui.repl.app as app_module
 from stui.config import load_config
-from stui.image.launcher import ImageProcess, start_image_process_sync
+from stui.image.launcher import ImageProcess, ImageStartError, start_image_process_sync
 from stui.repl.main import ConnectTarget, ReplOptions
 from tests.repl.repl_driver import ReplDriver
 
@@ -217,7 +221,7 @@ def test_connect_disconnect_and_a_lost_image(
             out = d.output_of("3 + 4")
             assert "gamma" in out and "7" not in out.split("3 + 4")[-1]
             # it comes back (same port, new process): reconnected, and told it restarted
-            gamma = gamma.restart_sync()
+            gamma = restart_on_same_port(gamma)
             d.wait_for_all(["gamma is connected again", "gamma restarted"])
             d.result("3 + 4", "7")
             # disconnecting the current image offers the next one
@@ -226,6 +230,19 @@ def test_connect_disconnect_and_a_lost_image(
             d.run(":disconnect b2", "disconnected from b2")
     finally:
         gamma.stop_sync(timeout=5)
+
+
+def restart_on_same_port(process: ImageProcess) -> ImageProcess:
+    """Restart an image on its fixed port. The port can be briefly taken as the *source* port of the
+    client's own reconnection attempts (both come from the ephemeral range), so try a few times."""
+    for attempt in range(10):
+        try:
+            return process.restart_sync()
+        except ImageStartError:
+            if attempt == 9:
+                raise
+            time.sleep(0.2)
+    raise AssertionError("unreachable")
 
 
 def test_start_up_with_an_unreachable_image_still_opens_the_rest(
@@ -245,3 +262,89 @@ def test_start_up_with_an_unreachable_image_still_opens_the_rest(
     with ReplDriver(options) as d:
         assert "could not connect to ghost" in d.text()
         d.result("1 + 1", "2")
+
+
+def test_eval_timeout_interrupts_and_late_results_print_above_the_prompt(
+    images: dict[str, ImageProcess], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with ReplDriver(make_options(images, eval_timeout=0.3)) as d:
+        d.type("[true] whileTrue\r")
+        d.wait_for_all(["no answer after 0.3 s", "Interrupted"])
+        d.result("3 + 4", "7")
+    # An image that ignores the interrupt: the prompt comes back anyway, counting the evaluation,
+    # and its outcome is printed when it finally comes (here: when :interrupt reaches the image).
+    monkeypatch.setattr(app_module, "INTERRUPT_GRACE", 0.2)
+    monkeypatch.setattr(app_module.Repl, "_interrupt_image", _ignore_interrupt)
+    with ReplDriver(make_options(images)) as d:
+        d.type("[true] whileTrue\r")
+        time.sleep(0.3)
+        assert d.repl is not None
+        d.call_in_loop(d.repl.request_interrupt)
+        d.wait_for("has not stopped yet; its result will be printed when it comes")
+        d.wait_for_prompt("alpha:main ● 1 running> ")
+        d.run(":interrupt", "interrupted 1 evaluation(s) on alpha")
+        d.wait_for("[alpha] Interrupted")
+        d.wait_for_prompt("alpha:main ●> ")
+
+
+async def _ignore_interrupt(self: object, image: str) -> None:
+    return None
+
+
+def test_smalltalk_completion_comes_from_the_image(images: dict[str, ImageProcess]) -> None:
+    with ReplDriver(make_options(images)) as d:
+        assert d.repl is not None and d.loop is not None
+        future = asyncio.run_coroutine_threadsafe(
+            d.repl.complete_smalltalk("Transcript sh", 13), d.loop
+        )
+        completions = future.result(10)
+        assert completions is not None and completions.start == 11
+        assert "show:" in [item.text for item in completions.items]
+        future = asyncio.run_coroutine_threadsafe(d.repl.complete_smalltalk("Obj", 3), d.loop)
+        assert "Object" in [item.text for item in future.result(10).items]
+
+
+def test_config_images_with_key_files_and_local_images_started_by_stui(
+    images: dict[str, ImageProcess], stui_dirs: Path, runtime_dir: Path
+) -> None:
+    key_file = stui_dirs / "beta.key"
+    key_file.write_bytes(images["beta"].key + b"\n")
+    config_dir = stui_dirs / "config"
+    config_dir.mkdir()
+    (config_dir / "config.toml").write_text(
+        f"""
+[repl]
+toolbar = false
+
+[[images]]
+name = "beta"
+address = "{images["beta"].address}"
+key_file = "{key_file}"
+heartbeat_interval = 0.5
+
+[[images]]
+name = "later"
+address = "tcp://127.0.0.1:1"
+auto_connect = false
+"""
+    )
+    before = {p.name for p in runtime_dir.glob("delta-*.json")}
+    options = ReplOptions(config=load_config(), local_images=("delta",))
+    with ReplDriver(options) as d:
+        assert "images: beta, delta" in d.text() and "started local images delta" in d.text()
+        d.wait_for_prompt("delta:main ●> ")
+        assert {p.name for p in runtime_dir.glob("delta-*.json")} - before
+        d.run(":use beta", "now on beta:main")
+        d.result("3 + 4", "7")
+        d.run(":use later", "no image called 'later'; :connect later first")
+    assert {p.name for p in runtime_dir.glob("delta-*.json")} == before  # stopped on exit
+
+
+def test_with_no_image_left_the_prompt_says_so(images: dict[str, ImageProcess]) -> None:
+    with ReplDriver(make_options(images, names=("alpha",))) as d:
+        d.run(":disconnect alpha", "disconnected from alpha; no image left: :connect ADDRESS")
+        d.wait_for_prompt("no image ✕> ")
+        d.run("3 + 4", "no current image: :connect ADDRESS or :use NAME first")
+        d.run(":session new", "no current image")
+        d.run(":images", "no images; :connect ADDRESS")
+        d.run(":sessions", "no current image")
