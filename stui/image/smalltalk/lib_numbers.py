@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from stui.image.smalltalk.lib_kernel import print_string
 from stui.image.smalltalk.lib_support import make_point
 from stui.image.smalltalk.library import primitive
-from stui.image.smalltalk.objects import Block, Char, Obj, StClass, StString
+from stui.image.smalltalk.objects import Block, Char, Kind, Obj, StClass, StString
 from stui.image.smalltalk.printing import int_text
 
 if TYPE_CHECKING:
@@ -39,6 +39,15 @@ def normalize(x: Any) -> Any:
 
 
 def adapt(vm: VM, rcv: Any, arg: Any, selector: str) -> Any:
+    """A number met a non-number: ``arg adaptToInteger: rcv andSend: selector`` (and so on).
+
+    A sequenceable collection adapts by applying the operation to each element (``3 + #(1 2)`` is
+    ``#(4 5)``); anything else does not understand the message, like in Pharo.
+    """
+    if type(arg) is Obj and arg.cls.kind in (Kind.ARRAY, Kind.ORDERED, Kind.INTERVAL):
+        from stui.image.smalltalk.lib_collections import elements, new_like
+
+        return new_like(vm, arg, [vm.send(rcv, selector, x) for x in elements(vm, arg)], True)
     kind = "Integer" if type(rcv) is int else ("Float" if type(rcv) is float else "Fraction")
     return vm.dnu(arg, f"adaptTo{kind}:andSend:", (rcv, selector))
 
