@@ -90,6 +90,19 @@ class ImageFarm:
     def pids(self) -> list[int]:
         return [p.pid for p in self._procs]
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the farm processes have used so far, all of them together."""
+        import psutil
+
+        total = 0.0
+        for pid in self.pids:
+            try:
+                times = psutil.Process(pid).cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+        return total
+
     def __enter__(self) -> ImageFarm:
         t0 = time.perf_counter()
         share, extra = divmod(self.count, self.servers)

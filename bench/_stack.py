@@ -21,7 +21,13 @@ from typing import Any
 
 import trio
 from stui.actors import Supervisor, SupervisorConfig, open_supervisor
-from stui.protocol import ImageHealthChanged, ImageStatusChanged, Ping, Pong
+from stui.protocol import (
+    ConnectionStatus,
+    ImageHealthChanged,
+    ImageStatusChanged,
+    Ping,
+    Pong,
+)
 
 __all__ = [
     "ConnectTiming",
@@ -150,13 +156,15 @@ async def stack_operations(
 class EventLog:
     """Every status and health change the supervisor publishes, stamped with `time.perf_counter()`.
 
-    Run `collect` in a nursery before the events of interest happen; read `status` / `health` after.
+    Run `collect` in a nursery before the events of interest happen; `drain()`, then read `status` /
+    `health`.
     """
 
     status: list[tuple[float, ImageStatusChanged]] = field(default_factory=list)
     health: list[tuple[float, ImageHealthChanged]] = field(default_factory=list)
     other: int = 0
     dropped: int = 0
+    _subscription: Any = None
 
     async def collect(
         self, sup: Supervisor, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
@@ -166,19 +174,45 @@ class EventLog:
         Cancellation: the way to stop it; everything seen so far is kept.
         """
         async with sup.subscribe() as events:
+            self._subscription = events
             task_status.started()
             try:
                 async for event in events:
-                    now = time.perf_counter()
-                    match event:
-                        case ImageStatusChanged():
-                            self.status.append((now, event))
-                        case ImageHealthChanged():
-                            self.health.append((now, event))
-                        case _:
-                            self.other += 1
+                    self._record(time.perf_counter(), event)
             finally:
                 self.dropped = events.dropped
+                self._subscription = None
+
+    def drain(self) -> None:
+        """Record every event already published but not yet picked up by `collect` (which may lag
+        behind on a saturated machine). Call it before reading the log."""
+        sub = self._subscription
+        if sub is None:
+            return
+        now = time.perf_counter()
+        while True:
+            try:
+                event = sub.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel):
+                return
+            self._record(now, event)
+
+    def _record(self, now: float, event: Any) -> None:
+        match event:
+            case ImageStatusChanged():
+                self.status.append((now, event))
+            case ImageHealthChanged():
+                self.health.append((now, event))
+            case _:
+                self.other += 1
+
+    def left_connected(self, *, after: float = 0.0, before: float = math.inf) -> set[str]:
+        """Names of images that moved away from CONNECTED within [after, before)."""
+        return {
+            ev.name
+            for t, ev in self.status
+            if after <= t < before and ev.old is ConnectionStatus.CONNECTED
+        }
 
     def first_status(self, name: str, new: Any, *, after: float) -> float | None:
         """perf_counter time of the first change of image `name` to status `new` at or after `after`."""

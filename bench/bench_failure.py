@@ -103,6 +103,7 @@ async def _measure(run: Run, farm: ImageFarm, victims: dict[str, ImageProcess]) 
         lost_at: dict[str, float] = {}
 
         def all_lost() -> bool:
+            log.drain()
             for name in victims:
                 if name not in lost_at:
                     t = log.first_status(name, ConnectionStatus.RECONNECTING, after=fault_at[name])
@@ -135,6 +136,7 @@ async def _measure(run: Run, farm: ImageFarm, victims: dict[str, ImageProcess]) 
         connected_at: dict[str, float] = {}
 
         def all_back() -> bool:
+            log.drain()
             for name in victims:
                 if name not in connected_at:
                     t = log.first_status(name, ConnectionStatus.CONNECTED, after=back_at[name])
@@ -147,15 +149,10 @@ async def _measure(run: Run, farm: ImageFarm, victims: dict[str, ImageProcess]) 
             bar.update(len(connected_at))
         # Time to reconnect counts from the moment the image can answer again (ready / SIGCONT).
         reconnect = {name: connected_at[name] - back_at[name] for name in connected_at}
+        log.drain()
         nursery.cancel_scope.cancel()
 
-    healthy_lost = sorted(
-        {
-            ev.name
-            for t, ev in log.status
-            if ev.name not in victims and ev.old is ConnectionStatus.CONNECTED
-        }
-    )
+    healthy_lost = sorted(log.left_connected() - set(victims))
     healthy_warnings = sum(1 for _, ev in log.health if ev.name not in victims)
     victim_list = list(victims)
     run.record("bound_s", bound)
