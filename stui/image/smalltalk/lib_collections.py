@@ -21,6 +21,7 @@ from stui.image.smalltalk.objects import (
     StString,
     check_length,
     denorm_key,
+    hashed_view,
     norm_key,
     range_items,
 )
@@ -52,13 +53,13 @@ def elements(vm: VM, c: Any) -> list[Any]:
         if kind is Kind.ARRAY or kind is Kind.ORDERED:
             return c.data
         if kind is Kind.SET:
-            return [denorm_key(k) for k in c.data]
+            return [denorm_key(k) for k in hashed_view(c.data)]
         if kind is Kind.DICT:
-            return list(c.data.values())
+            return list(hashed_view(c.data).values())
         if kind is Kind.INTERVAL:
             return range_items(c.data)
         if kind is Kind.BAG:
-            return [denorm_key(k) for k, n in c.data.items() for _ in range(n)]
+            return [denorm_key(k) for k, n in hashed_view(c.data).items() for _ in range(n)]
         if kind is Kind.BYTES:
             return list(c.data)
     if t is StString:

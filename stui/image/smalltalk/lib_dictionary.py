@@ -11,6 +11,7 @@ from stui.image.smalltalk.objects import (
     Block,
     Obj,
     denorm_key,
+    hashed_view,
     norm_key,
 )
 
@@ -98,50 +99,52 @@ def _dict_includes_key(vm: VM, rcv: Obj, key: Any) -> bool:
 
 @primitive("Dictionary", "keys")
 def _dict_keys(vm: VM, rcv: Obj) -> Obj:
-    return vm.new_array([denorm_key(k) for k in rcv.data])
+    return vm.new_array([denorm_key(k) for k in hashed_view(rcv.data)])
 
 
 @primitive("Dictionary", "values")
 def _dict_values(vm: VM, rcv: Obj) -> Obj:
-    return vm.new_array(list(rcv.data.values()))
+    return vm.new_array(list(hashed_view(rcv.data).values()))
 
 
 @primitive("Dictionary", "associations")
 def _dict_associations(vm: VM, rcv: Obj) -> Obj:
-    return vm.new_array([vm.association(denorm_key(k), v) for k, v in rcv.data.items()])
+    return vm.new_array(
+        [vm.association(denorm_key(k), v) for k, v in hashed_view(rcv.data).items()]
+    )
 
 
 @primitive("Dictionary", "keysAndValuesDo:")
 def _dict_keys_and_values_do(vm: VM, rcv: Obj, block: Block) -> Obj:
-    for k, v in list(rcv.data.items()):
+    for k, v in list(hashed_view(rcv.data).items()):
         block.call(denorm_key(k), v)
     return rcv
 
 
 @primitive("Dictionary", "associationsDo:")
 def _dict_associations_do(vm: VM, rcv: Obj, block: Any) -> Obj:
-    for k, v in list(rcv.data.items()):
+    for k, v in list(hashed_view(rcv.data).items()):
         value1(vm, block, vm.association(denorm_key(k), v))
     return rcv
 
 
 @primitive("Dictionary", "keysDo:")
 def _dict_keys_do(vm: VM, rcv: Obj, block: Any) -> Obj:
-    for k in list(rcv.data):
+    for k in list(hashed_view(rcv.data)):
         value1(vm, block, denorm_key(k))
     return rcv
 
 
 @primitive("Dictionary", "valuesDo:")
 def _dict_values_do(vm: VM, rcv: Obj, block: Any) -> Obj:
-    for v in list(rcv.data.values()):
+    for v in list(hashed_view(rcv.data).values()):
         value1(vm, block, v)
     return rcv
 
 
 @primitive("Dictionary", "keyAtValue:")
 def _dict_key_at_value(vm: VM, rcv: Obj, value: Any) -> Any:
-    for k, v in rcv.data.items():
+    for k, v in hashed_view(rcv.data).items():
         if st_equal(vm, v, value):
             return denorm_key(k)
     return None
@@ -149,7 +152,7 @@ def _dict_key_at_value(vm: VM, rcv: Obj, value: Any) -> Any:
 
 @primitive("Dictionary", "keysSortedSafely")
 def _dict_keys_sorted(vm: VM, rcv: Obj) -> Obj:
-    return vm.new_array(sort_items(vm, [denorm_key(k) for k in rcv.data]))
+    return vm.new_array(sort_items(vm, [denorm_key(k) for k in hashed_view(rcv.data)]))
 
 
 @primitive("Dictionary", "includes:")
@@ -164,7 +167,7 @@ def _dict_remove(vm: VM, rcv: Obj, value: Any, block: Any = None) -> Any:
 
 @primitive("Dictionary", "keysAndValuesRemove:")
 def _dict_keys_values_remove(vm: VM, rcv: Obj, block: Block) -> Obj:
-    for k, v in list(rcv.data.items()):
+    for k, v in list(hashed_view(rcv.data).items()):
         if block.call(denorm_key(k), v) is True:
             del rcv.data[k]
     return rcv

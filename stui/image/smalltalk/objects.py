@@ -358,6 +358,26 @@ def norm_key(key: Any) -> Any:
     return key
 
 
+def hashed_view(data: dict[Any, Any]) -> dict[Any, Any]:
+    """A Set/Bag/Dictionary payload in Pharo's enumeration order, as far as it can be predicted.
+
+    Pharo enumerates hashed collections in bucket order; a SmallInteger's hash is itself, so small
+    non-negative integer keys come out ascending. Those are sorted here; other keys keep insertion order.
+    """
+    previous = -1
+    for key in data:
+        if type(key) is not int or key < 0:
+            return data
+        if key < previous:
+            break
+        previous = key
+    else:
+        return data
+    if all(type(key) is int and key >= 0 for key in data):
+        return dict(sorted(data.items()))
+    return data
+
+
 def denorm_key(key: Any) -> Any:
     """Invert :func:`norm_key`."""
     if type(key) is tuple:

@@ -21,6 +21,7 @@ from stui.image.smalltalk.objects import (
     StClass,
     StString,
     denorm_key,
+    hashed_view,
 )
 
 if TYPE_CHECKING:
@@ -271,16 +272,18 @@ class Printer:
             self.array(obj)
         elif kind is Kind.ORDERED or kind is Kind.SET:
             self.write(article_name(cls.name) + "(")
-            items = obj.data if kind is Kind.ORDERED else [denorm_key(k) for k in obj.data]
+            items = (
+                obj.data if kind is Kind.ORDERED else [denorm_key(k) for k in hashed_view(obj.data)]
+            )
             self.elements(items)
             self.write(")")
         elif kind is Kind.BAG:
             self.write(article_name(cls.name) + "(")
-            self.elements(denorm_key(k) for k, n in obj.data.items() for _ in range(n))
+            self.elements(denorm_key(k) for k, n in hashed_view(obj.data).items() for _ in range(n))
             self.write(")")
         elif kind is Kind.DICT:
             self.write(article_name(cls.name) + "(")
-            for k, v in obj.data.items():
+            for k, v in hashed_view(obj.data).items():
                 self.print(denorm_key(k))
                 self.write("->")
                 self.print(v)

@@ -27,6 +27,7 @@ from stui.image.smalltalk.objects import (
     StString,
     UnhandledError,
     denorm_key,
+    hashed_view,
 )
 from stui.image.smalltalk.printing import Printer
 from stui.image.smalltalk.runtime import SMALL_MAX, SMALL_MIN
@@ -179,7 +180,7 @@ class Workspace:
             kind = obj.cls.kind
             if kind is Kind.DICT:
                 size = len(obj.data)
-                for k, v in list(obj.data.items())[:INDEXED_SLOTS_SHOWN]:
+                for k, v in list(hashed_view(obj.data).items())[:INDEXED_SLOTS_SHOWN]:
                     label, _ = Printer(vm, SLOT_PRINT_LIMIT).result(denorm_key(k))
                     indexed.append((label, self._slot(v)))
             elif kind in (Kind.ARRAY, Kind.ORDERED, Kind.SET, Kind.BAG, Kind.INTERVAL, Kind.BYTES):
