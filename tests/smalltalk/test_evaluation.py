@@ -305,3 +305,33 @@ def test_memory_errors_are_failures(image: SmalltalkImage, monkeypatch: pytest.M
     monkeypatch.setattr(image.vm, "compile_doit", lambda source, ws: exhausted)
     outcome = image.new_workspace().evaluate("3")
     assert isinstance(outcome, Failure) and outcome.error_class == "OutOfMemory"
+
+
+def test_ensure_blocks_of_an_interrupted_evaluation_run_to_completion(
+    image: SmalltalkImage,
+) -> None:
+    seen: list[str] = []
+    ev = image.new_workspace().start(
+        "[[true] whileTrue] ensure: [1 to: 500 do: [:i | Transcript show: '.']]",
+        transcript=seen.append,
+    )
+    assert ev.resume(0.001) is None
+    ev.interrupt()
+    outcome = ev.resume(0.5)
+    assert isinstance(outcome, Failure) and outcome.error_class == "Interrupted"
+    assert "".join(seen) == "." * 500
+
+
+def test_a_looping_ensure_block_is_stopped_after_the_grace_period(image: SmalltalkImage) -> None:
+    seen: list[str] = []
+    ev = image.new_workspace().start(
+        "[[true] whileTrue] ensure: [Transcript show: 'start'. [true] whileTrue]",
+        transcript=seen.append,
+    )
+    assert ev.resume(0.001) is None
+    ev.interrupt()
+    started = time.perf_counter()
+    while (outcome := ev.resume(0.01)) is None:
+        assert time.perf_counter() - started < 5
+    assert isinstance(outcome, Failure) and outcome.error_class == "Interrupted"
+    assert seen == ["start"]

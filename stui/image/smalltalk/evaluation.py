@@ -96,6 +96,7 @@ _SAVED_FIELDS = (
     "depth",
     "handlers",
     "interrupt_reason",
+    "unwind_deadline",
     "transcript",
     "yield_to",
     "deadline",
@@ -142,7 +143,7 @@ class Evaluation:
         self._greenlet = greenlet.greenlet(body)
         # This evaluation's share of the VM state while it is switched out.
         vm = workspace.image.vm
-        self._saved: tuple[Any, ...] = (0, None, None, transcript, None, 0.0, vm.ticks)
+        self._saved: tuple[Any, ...] = (0, None, None, None, transcript, None, 0.0, vm.ticks)
 
     def resume(self, slice_seconds: float = 0.0005) -> Outcome | None:
         """Run for about *slice_seconds*; answer the outcome, or None if not finished yet.

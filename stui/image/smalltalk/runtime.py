@@ -41,6 +41,7 @@ __all__ = ("SMALL_MAX", "SMALL_MIN", "VM")
 SMALL_MAX = 2**60 - 1
 SMALL_MIN = -(2**60)
 TICKS_PER_CLOCK_CHECK = 64
+UNWIND_GRACE = 0.05  # seconds the ensure: blocks of an interrupted evaluation get to finish
 
 # name, superclass, instance variables, kind (None: inherit), category
 _CLASSES: tuple[tuple[str, str | None, tuple[str, ...], Kind | None, str], ...] = (
@@ -150,6 +151,7 @@ class VM:
         self.ticks = TICKS_PER_CLOCK_CHECK
         self.deadline = float("inf")
         self.interrupt_reason: str | None = None
+        self.unwind_deadline: float | None = None  # set when an interrupt was raised
         self.yield_to: Any = None  # a greenlet, or None when running outside an Evaluation
         self.handlers: Any = None  # linked tuples ((spec, handler, marker), parent)
         self.transcript: Any = None  # callable(str) or None
@@ -476,14 +478,27 @@ class VM:
     # -- evaluation support -------------------------------------------------------------------------
 
     def checkpoint(self) -> None:
-        """Called every few hundred activations: honour interrupts, and yield when the slice is over."""
+        """Called every few dozen steps: honour interrupts, and yield when the slice is over.
+
+        An interrupt raises once; the stack then unwinds and its ``ensure:`` blocks run, with
+        UNWIND_GRACE seconds to finish before the interrupt is raised again (inside them).
+        """
         self.ticks = TICKS_PER_CLOCK_CHECK
         if self.interrupt_reason is not None:
-            raise EvaluationInterrupted(self.interrupt_reason)
+            self._interrupt()
         if self.yield_to is not None and time.perf_counter() >= self.deadline:
             self.yield_to.switch(None)
             if self.interrupt_reason is not None:
-                raise EvaluationInterrupted(self.interrupt_reason)
+                self._interrupt()
+
+    def _interrupt(self) -> None:
+        assert self.interrupt_reason is not None
+        now = time.perf_counter()
+        if self.unwind_deadline is None:
+            self.unwind_deadline = now + UNWIND_GRACE
+            raise EvaluationInterrupted(self.interrupt_reason)
+        if now >= self.unwind_deadline:
+            raise EvaluationInterrupted(self.interrupt_reason)
 
     def show(self, text: str) -> None:
         """Write to the Transcript (the current evaluation's callback)."""
