@@ -20,7 +20,7 @@ def test_infinite_loop_is_resumable_and_interruptible(image: SmalltalkImage) -> 
     for _ in range(5):
         started = time.perf_counter()
         assert ev.resume(slice_seconds=0.002) is None
-        assert time.perf_counter() - started < 0.5
+        assert time.perf_counter() - started < 2.0
     assert ev.state is EvaluationState.SUSPENDED
     ev.interrupt("Interrupted")
     outcome = ev.resume(slice_seconds=0.002)
