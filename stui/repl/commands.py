@@ -51,7 +51,7 @@ def _when(at: float | None) -> str:
 # Images
 
 
-@command("images", help="list images: address, transport, status, health, round trip, sessions")
+@command("images", help="list images: address, status, health, round trip, sessions")
 async def images(repl: Repl, args: str) -> None:
     await repl.refresh()
     if not repl.images:
@@ -98,7 +98,7 @@ async def images(repl: Repl, args: str) -> None:
 @command(
     "use",
     "NAME",
-    help="switch to another image (its session and context come back)",
+    help="switch image (its session and context come back)",
     args=ArgKind.IMAGE,
 )
 async def use(repl: Repl, args: str) -> None:
@@ -126,7 +126,7 @@ async def use(repl: Repl, args: str) -> None:
 @command(
     "connect",
     "ADDRESS [as NAME] | NAME",
-    help="connect to an image by address, or to a local or configured image by name",
+    help="connect by address, or a local or configured image by name",
     args=ArgKind.LOCAL_IMAGE,
 )
 async def connect(repl: Repl, args: str) -> None:
@@ -203,7 +203,7 @@ def _local_image(name: str | None = None, *, address: str | None = None) -> Any:
 @command(
     "disconnect",
     "NAME",
-    help="disconnect from an image (its sessions stay on the image)",
+    help="disconnect from an image (its sessions stay there)",
     args=ArgKind.IMAGE,
 )
 async def disconnect(repl: Repl, args: str) -> None:
@@ -227,7 +227,7 @@ async def disconnect(repl: Repl, args: str) -> None:
 @command(
     "sessions",
     "[NAME|all]",
-    help="list the sessions of the current image, of NAME, or of all",
+    help="list the sessions of this image, of NAME, or of all",
     args=ArgKind.IMAGE_OR_ALL,
 )
 async def sessions(repl: Repl, args: str) -> None:
@@ -287,8 +287,8 @@ def _active(repl: Repl, name: str) -> str | None:
 
 @command(
     "session",
-    "new [NAME] | attach ID | close ID",
-    help="open a new session, take up an existing one, or close one",
+    "new [NAME]|attach ID|close ID",
+    help="open, take up or close a session",
     args=ArgKind.SESSION_ACTION,
 )
 async def session(repl: Repl, args: str) -> None:
@@ -328,7 +328,7 @@ def _expand_session(repl: Repl, prefix: str) -> str:
 @command(
     "stats",
     "[NAME]",
-    help="session statistics of an image: total, active, orphaned, context size",
+    help="session counts and context size of an image",
     args=ArgKind.IMAGE,
 )
 async def stats(repl: Repl, args: str) -> None:
@@ -368,7 +368,7 @@ async def stats(repl: Repl, args: str) -> None:
 @command(
     "cleanup",
     "NAME [--force] [--keep-active]",
-    help="close an image's orphaned sessions (--force: live ones too, --keep-active: not the active one)",
+    help="close orphaned sessions; --force: live ones too",
     args=ArgKind.IMAGE,
 )
 async def cleanup(repl: Repl, args: str) -> None:
@@ -402,7 +402,7 @@ async def cleanup(repl: Repl, args: str) -> None:
 @command(
     "exec",
     "CODE",
-    help="evaluate CODE in Execute mode (no printString; also F5)",
+    help="evaluate in Execute mode, no printString (or F5)",
     args=ArgKind.SMALLTALK,
 )
 async def exec_(repl: Repl, args: str) -> None:
@@ -423,7 +423,7 @@ class Inspector:
 @command(
     "inspect",
     "EXPR | N | back",
-    help="inspect EXPR's value; then N opens slot N, back goes up, no argument shows it again",
+    help="inspect a value; N opens slot N, back goes up",
     aliases=("i",),
     args=ArgKind.SMALLTALK,
 )
@@ -477,7 +477,7 @@ def _short(text: str) -> str:
     return flat if len(flat) <= 24 else flat[:23] + "…"
 
 
-@command("interrupt", help="interrupt the evaluations running on the current image")
+@command("interrupt", help="interrupt what runs on this image")
 async def interrupt(repl: Repl, args: str) -> None:
     if repl.current is None:
         raise CommandError("no current image")
@@ -493,7 +493,7 @@ async def interrupt(repl: Repl, args: str) -> None:
 @command(
     "history",
     "[TEXT]",
-    help="show this image's recent history, or the entries containing TEXT",
+    help="this image's history, or the entries containing TEXT",
     args=ArgKind.TEXT,
 )
 async def history(repl: Repl, args: str) -> None:
@@ -551,7 +551,7 @@ async def help_(repl: Repl, args: str) -> None:
 
 @command(
     "quit",
-    help="leave stui (sessions are saved; images stui started are stopped)",
+    help="leave; images stui started are stopped",
     aliases=("q", "exit"),
 )
 async def quit_(repl: Repl, args: str) -> None:

@@ -87,7 +87,7 @@ def test_images_switching_isolation_and_mistakes(images: dict[str, ImageProcess]
         d.run(":use", "usage: :use NAME")
         d.run(":session frobnicate", "usage: :session new [NAME]")
         d.run(":cleanup", "usage: :cleanup NAME [--force] [--keep-active]")
-        d.run(":help use", "switch to another image")
+        d.run(":help use", "switch image (its session and context come back)")
         out = d.run(":help", "Ctrl-D quits.")
         assert ":images" in out and ":inspect EXPR | N | back" in out
         # Ctrl-C at the prompt clears the line
