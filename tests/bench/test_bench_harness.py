@@ -153,3 +153,43 @@ async def test_ws_echo_baseline_round_trips() -> None:
 def test_echo_server_kind_is_checked() -> None:
     with pytest.raises(ValueError):
         _baselines.EchoServer("udp")
+
+
+def test_run_all_index_lists_every_metric_with_its_command() -> None:
+    import run_all
+
+    entries = [
+        {
+            "name": "scale-1000",
+            "command": "python bench/bench_scale.py --images 1000",
+            "returncode": 0,
+            "seconds": 40.0,
+            "load_before": 1.5,
+            "metrics": [
+                {
+                    "name": "time to connect all",
+                    "value": 2.5,
+                    "unit": "s",
+                    "target": "< 5 s",
+                    "ok": True,
+                },
+                {"name": "p99", "value": None, "unit": "µs", "target": "", "ok": None},
+            ],
+        },
+        {
+            "name": "failure",
+            "command": "python bench/bench_failure.py",
+            "returncode": 1,
+            "seconds": 3.0,
+            "load_before": None,
+            "metrics": [],
+        },
+    ]
+    md = run_all._index_markdown(entries)
+    assert "| scale-1000 | time to connect all | 2.50 s | < 5 s | yes |" in md
+    assert "| scale-1000 | p99 | n/a |  |  |" in md
+    assert "| failure | **failed** (exit 1) |" in md
+    assert "- scale-1000: `python bench/bench_scale.py --images 1000` (load 1.50, 40.0 s)" in md
+    assert set(run_all.SETS) == {"full", "quick"}
+    scripts = {script for runs in run_all.SETS.values() for _, script, _ in runs}
+    assert all((run_all.BENCH_DIR / s).is_file() for s in scripts)
