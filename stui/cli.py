@@ -146,10 +146,9 @@ def _image_serve(args: argparse.Namespace) -> int:
         return 2
     try:
         trio.run(_serve_until_signalled, config, args.ready_fd)
-    except OSError as e:
-        print(f"stui image serve: cannot start: {e}", file=sys.stderr)
-        return 1
-    except Exception as e:  # zmq.ZMQError (address in use, bad endpoint) and the like
+    except Exception as e:  # OSError, zmq.ZMQError (address in use, bad endpoint), maybe grouped
+        while isinstance(e, ExceptionGroup) and len(e.exceptions) == 1:
+            e = e.exceptions[0]
         print(f"stui image serve: cannot start: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     return 0

@@ -386,8 +386,7 @@ class RequestDispatcher:
                     ("pid", str(os.getpid())),
                     ("transports", ",".join(self.transports)),
                     ("signed", "true" if self.config.key else "false"),
-                    ("session_idle_expiry", f"{self.config.session_idle_expiry:g}"),
-                    ("eval_time_budget", f"{self.config.eval_time_budget:g}"),
+                    *self._limits(),
                 ),
             ),
         )
@@ -404,8 +403,22 @@ class RequestDispatcher:
                 ("image_id", self.image_id),
                 ("instance_id", self.instance_id),
                 ("pid", str(os.getpid())),
+                *self._limits(),
                 *self.stats.as_metadata(),
             ),
+        )
+
+    def _limits(self) -> tuple[tuple[str, str], ...]:
+        """The limits a client can run into (protocol.md §10), as metadata entries."""
+        c = self.config
+        return (
+            ("max_sessions", str(c.max_sessions)),
+            ("max_sessions_per_client", str(c.max_sessions_per_client)),
+            ("max_in_flight_per_client", str(c.max_in_flight_per_client)),
+            ("max_frame_size", str(c.max_frame_size)),
+            ("max_handles", str(c.max_handles)),
+            ("session_idle_expiry", f"{c.session_idle_expiry:g}"),
+            ("eval_time_budget", f"{c.eval_time_budget:g}"),
         )
 
     # ----------------------------------------------------------------------------------------------

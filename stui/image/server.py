@@ -96,29 +96,42 @@ class _ImageServer:
         self._ws_numbers = itertools.count(1)
         self._ws_outboxes: dict[int, tuple[trio.MemorySendChannel[bytes], trio.Event]] = {}
         self._closing = False
+        self._started = False
 
     async def serve(self, task_status: trio.TaskStatus[ImageServerInfo]) -> None:
         machinery = trio.CancelScope(shield=True)
-        started = False
         try:
-            async with trio.open_nursery() as outer:
-                try:
-                    info = await outer.start(self._run_machinery, machinery)
-                    started = True
-                    task_status.started(info)
-                    await trio.sleep_forever()
-                finally:
-                    if started:
-                        with (
-                            trio.CancelScope(shield=True),
-                            trio.move_on_after(self.config.shutdown_grace),
-                        ):
-                            await self._tell_clients_goodbye()
-                    machinery.cancel()
+            try:
+                await self._serve_in(machinery, task_status)
+            except BaseExceptionGroup as group:
+                # A start that failed (address in use, unwritable directory) surfaces as the plain
+                # error, not wrapped in our nurseries' groups, so callers can catch OSError.
+                leaf = _only_leaf(group)
+                if isinstance(leaf, Exception) and not self._started:
+                    raise leaf from None
+                raise
         finally:
             remove_connection_file(self._connection_file)
             if self._own_context is not None:
                 self._own_context.destroy(linger=0)
+
+    async def _serve_in(
+        self, machinery: trio.CancelScope, task_status: trio.TaskStatus[ImageServerInfo]
+    ) -> None:
+        async with trio.open_nursery() as outer:
+            try:
+                info = await outer.start(self._run_machinery, machinery)
+                self._started = True
+                task_status.started(info)
+                await trio.sleep_forever()
+            finally:
+                if self._started:
+                    with (
+                        trio.CancelScope(shield=True),
+                        trio.move_on_after(self.config.shutdown_grace),
+                    ):
+                        await self._tell_clients_goodbye()
+                machinery.cancel()
 
     async def _run_machinery(
         self, machinery: trio.CancelScope, task_status: trio.TaskStatus[ImageServerInfo]
@@ -274,6 +287,16 @@ class _ImageServer:
             outbox.close()
             dispatcher.connection_lost(conn)
             writer_done.set()
+
+
+def _only_leaf(group: BaseExceptionGroup) -> BaseException | None:
+    """The single exception at the bottom of nested one-member groups, else None."""
+    exc: BaseException = group
+    while isinstance(exc, BaseExceptionGroup):
+        if len(exc.exceptions) != 1:
+            return None
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _zmq_deliver(router: RouterLoop, identity: bytes, data: bytes) -> bool:

@@ -11,7 +11,9 @@ import os
 import stat
 import time
 
+import pytest
 import trio
+import zmq
 from stui.protocol import (
     AttachSession,
     CloseSession,
@@ -524,3 +526,22 @@ async def test_inspect_respects_the_time_budget(harness):
     sid = await new_session(client)
     handle = await loopy_box(client, sid)
     expect_error(await client.request(Inspect(session_id=sid, handle=handle)), ErrorCode.TIMEOUT)
+
+
+async def test_limits_are_announced(harness):
+    info, _ = await harness.start(max_sessions=7, eval_time_budget=2.5)
+    client = await harness.connect(info)
+    welcome = dict(client.welcome.metadata)
+    assert welcome["max_sessions"] == "7" and welcome["eval_time_budget"] == "2.5"
+    assert welcome["transports"] == harness.transport
+    assert metadata(await client.request(SystemInfo()))["max_in_flight_per_client"] == "64"
+
+
+async def test_an_address_in_use_fails_the_start(harness):
+    info, _ = await harness.start()
+    taken = info.zmq_address or info.ws_address
+    override = {"zmq_address": taken} if info.zmq_address else {"ws_address": taken}
+    with pytest.raises((OSError, zmq.ZMQError)) as failed:  # the plain error, not a group
+        await harness.start(**override)
+    assert "in use" in str(failed.value).lower()
+    assert len(list(harness.runtime_dir.iterdir())) == 1  # no file left by the failed start
