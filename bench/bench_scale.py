@@ -35,6 +35,16 @@ from _stack import EventLog, StackOps, connect_all, open_bench_supervisor
 from stui.protocol import ConnectionStatus
 
 
+def _open_fds() -> int:
+    import psutil
+
+    return psutil.Process().num_fds()
+
+
+def _connected(sup) -> int:  # type: ignore[no-untyped-def]
+    return sum(1 for s in sup.images() if s.status is ConnectionStatus.CONNECTED)
+
+
 def _default_servers(images: int) -> int:
     return max(1, min(8, math.ceil(images / 500)))
 
@@ -46,6 +56,7 @@ async def _measure(run: Run, farm: ImageFarm) -> None:
         log = EventLog()
         await nursery.start(log.collect, sup)
         rss_before = rss_bytes()
+        fds_before = _open_fds()
 
         # 1. connect
         targets = [(im.name, im.address(args.transport), b"") for im in farm.images]
@@ -78,8 +89,25 @@ async def _measure(run: Run, farm: ImageFarm) -> None:
         rss_after = rss_bytes()
         per_image_kib = (rss_after - rss_before) / max(1, len(ok)) / 1024
         run.record("rss_bytes", {"before": rss_before, "after": rss_after})
+        fds_per_image = (_open_fds() - fds_before) / max(1, len(ok))
+        soft_limit = run.nofile[0]
+        run.record(
+            "file_descriptors",
+            {
+                "per_image": fds_per_image,
+                "limit": soft_limit,
+                "images_until_limit": int((soft_limit - fds_before) / fds_per_image)
+                if fds_per_image > 0
+                else None,
+            },
+        )
+        run.metric("file descriptors per image", fds_per_image, f"(limit {soft_limit:,})")
         run.metric(
-            "client RSS per image", per_image_kib, "KiB", target="< 100 KiB", ok=per_image_kib < 100
+            "client RSS per image",
+            per_image_kib,
+            "KiB",
+            target="< 100 KiB (1,000 images)",
+            ok=per_image_kib < 100 if n >= 1000 else None,
         )
 
         # 3. idle heartbeat CPU
@@ -106,76 +134,95 @@ async def _measure(run: Run, farm: ImageFarm) -> None:
             ok=idle_cpu < 10 if n >= 1000 and args.heartbeat_interval <= 1 else None,
         )
         pings_per_s = len(ok) / args.heartbeat_interval
-        run.record("idle_cpu_us_per_heartbeat", idle_cpu / 100 * 1e6 / max(pings_per_s, 1e-9))
-
-        # 4. busy
-        latencies: list[float] = []
-        errors: list[str] = []
-        stop_at = time.perf_counter() + args.duration
-
-        async def worker(ops: StackOps) -> None:
-            op = ops.evaluate if args.busy_request == "eval" else ops.ping
-            clock = time.perf_counter
-            while True:
-                t0 = clock()
-                if t0 >= stop_at:
-                    return
-                try:
-                    await op()
-                except Exception as exc:
-                    errors.append(f"{type(exc).__name__}: {exc}")
-                    await trio.sleep(0.01)
-                    continue
-                latencies.append(clock() - t0)
-
-        busy_cpu = CpuMeter()
-        farm_cpu0 = farm.cpu_seconds()
-        t_busy = time.perf_counter()
-        with progress(args.duration, "busy", enabled=run.show_progress, unit="s") as bar:
-            async with trio.open_nursery() as workers:
-                for t in ok:
-                    workers.start_soon(worker, StackOps(sup, t.name))
-                while time.perf_counter() < stop_at:
-                    await trio.sleep(1)
-                    bar.update(1)
-        busy_s = time.perf_counter() - t_busy
-        busy_cpu_pct = busy_cpu.percent_of_one_core()
-        run.record("busy_farm_cpu_pct", 100 * (farm.cpu_seconds() - farm_cpu0) / busy_s)
-        stats = LatencyStats.from_seconds(latencies)
-        run.record("busy_latency", stats)
-        run.record("busy_errors", {"count": len(errors), "first": errors[:5]})
-        run.record("busy_client_cpu_pct", busy_cpu_pct)
-        rate = len(latencies) / busy_s
-        run.metric(f"requests/s, all images busy ({args.busy_request})", rate, "req/s")
-        run.metric("busy p50", stats.p50_us, "µs")
-        run.metric("busy p99", stats.p99_us, "µs")
-        run.metric("client CPU while busy", busy_cpu_pct, "% of one core")
-        if errors:
-            run.note(f"{len(errors)} requests failed under load; first: {errors[0]}")
-
-        # False positives: images that left CONNECTED although their server was alive throughout.
-        log.drain()
-        idle_lost = sorted(log.left_connected(before=t_busy))
-        busy_lost = sorted(log.left_connected(after=t_busy))
-        run.metric(
-            "images declared lost while idle (false positives)",
-            len(idle_lost),
-            "",
-            target="0",
-            ok=not idle_lost,
-        )
-        run.metric("images declared lost under full load", len(busy_lost), f"of {len(ok)}")
-        if busy_lost:
-            run.note(
-                f"{len(busy_lost)} images were declared lost during the busy phase: their image "
-                "processes were saturated and answered heartbeats later than the deadline."
+        per_heartbeat_us = idle_cpu / 100 * 1e6 / max(pings_per_s, 1e-9)
+        run.record("idle_cpu_us_per_heartbeat", per_heartbeat_us)
+        run.metric("client CPU per heartbeat", per_heartbeat_us, "µs")
+        t_busy = time.perf_counter()  # the busy phase (if any) starts here
+        if args.skip_busy:
+            log.drain()
+            idle_lost = sorted(log.left_connected())
+            run.metric(
+                "images declared lost while idle (false positives)",
+                len(idle_lost),
+                "",
+                target="0",
+                ok=not idle_lost,
             )
-        run.record("false_positive_images", idle_lost[:50])
-        run.record("lost_under_load", busy_lost[:50])
-        run.record("health_changes", len(log.health))
-        still = sum(1 for s in sup.images() if s.status is ConnectionStatus.CONNECTED)
-        run.record("connected_at_end", still)
-        nursery.cancel_scope.cancel()
+            run.record("false_positive_images", idle_lost[:50])
+            run.record("health_changes", len(log.health))
+            run.record("connected_at_end", _connected(sup))
+            nursery.cancel_scope.cancel()
+            latencies: list[float] = []
+            rate, stats = math.nan, LatencyStats.from_seconds([])
+
+        else:
+            # 4. busy
+            latencies = []
+            errors: list[str] = []
+            stop_at = time.perf_counter() + args.duration
+
+            async def worker(ops: StackOps) -> None:
+                op = ops.evaluate if args.busy_request == "eval" else ops.ping
+                clock = time.perf_counter
+                while True:
+                    t0 = clock()
+                    if t0 >= stop_at:
+                        return
+                    try:
+                        await op()
+                    except Exception as exc:
+                        errors.append(f"{type(exc).__name__}: {exc}")
+                        await trio.sleep(0.01)
+                        continue
+                    latencies.append(clock() - t0)
+
+            busy_cpu = CpuMeter()
+            farm_cpu0 = farm.cpu_seconds()
+            t_busy = time.perf_counter()
+            with progress(args.duration, "busy", enabled=run.show_progress, unit="s") as bar:
+                async with trio.open_nursery() as workers:
+                    for t in ok:
+                        workers.start_soon(worker, StackOps(sup, t.name))
+                    while time.perf_counter() < stop_at:
+                        await trio.sleep(1)
+                        bar.update(1)
+            busy_s = time.perf_counter() - t_busy
+            busy_cpu_pct = busy_cpu.percent_of_one_core()
+            run.record("busy_farm_cpu_pct", 100 * (farm.cpu_seconds() - farm_cpu0) / busy_s)
+            stats = LatencyStats.from_seconds(latencies)
+            run.record("busy_latency", stats)
+            run.record("busy_errors", {"count": len(errors), "first": errors[:5]})
+            run.record("busy_client_cpu_pct", busy_cpu_pct)
+            rate = len(latencies) / busy_s
+            run.metric(f"requests/s, all images busy ({args.busy_request})", rate, "req/s")
+            run.metric("busy p50", stats.p50_us, "µs")
+            run.metric("busy p99", stats.p99_us, "µs")
+            run.metric("client CPU while busy", busy_cpu_pct, "% of one core")
+            if errors:
+                run.note(f"{len(errors)} requests failed under load; first: {errors[0]}")
+
+            # False positives: images that left CONNECTED although their server was alive throughout.
+            log.drain()
+            idle_lost = sorted(log.left_connected(before=t_busy))
+            busy_lost = sorted(log.left_connected(after=t_busy))
+            run.metric(
+                "images declared lost while idle (false positives)",
+                len(idle_lost),
+                "",
+                target="0",
+                ok=not idle_lost,
+            )
+            run.metric("images declared lost under full load", len(busy_lost), f"of {len(ok)}")
+            if busy_lost:
+                run.note(
+                    f"{len(busy_lost)} images were declared lost during the busy phase: their image "
+                    "processes were saturated and answered heartbeats later than the deadline."
+                )
+            run.record("false_positive_images", idle_lost[:50])
+            run.record("lost_under_load", busy_lost[:50])
+            run.record("health_changes", len(log.health))
+            run.record("connected_at_end", _connected(sup))
+            nursery.cancel_scope.cancel()
 
     def draw(fig) -> None:  # type: ignore[no-untyped-def]
         ax1, ax2, ax3 = fig.subplots(1, 3)
@@ -199,7 +246,10 @@ async def _measure(run: Run, farm: ImageFarm) -> None:
             ax3.set_xscale("log")
         ax3.set_xlabel("latency (µs, log)")
         ax3.set_ylabel("requests")
-        ax3.set_title(f"busy: {rate:,.0f} req/s, p99 {stats.p99_us / 1000:.1f} ms")
+        if latencies:
+            ax3.set_title(f"busy: {rate:,.0f} req/s, p99 {stats.p99_us / 1000:.1f} ms")
+        else:
+            ax3.set_title("busy: no requests completed" if not args.skip_busy else "busy: skipped")
 
     run.plot(draw, figsize=(15, 4.5))
 
@@ -215,6 +265,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--busy-request", choices=("eval", "ping"), default="eval", help="request of the busy phase"
     )
+    parser.add_argument("--skip-busy", action="store_true", help="no busy phase (idle cost only)")
     args = parser.parse_args(argv)
     servers = args.servers or _default_servers(args.images)
     args.servers = servers

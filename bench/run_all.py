@@ -42,6 +42,11 @@ SETS: dict[str, list[tuple[str, str, list[str]]]] = {
             ["--images", "1000", "--duration", "5", "--transport", "ws"],
         ),
         (
+            "scale-5000-1s",
+            "bench_scale.py",
+            ["--images", "5000", "--duration", "10", "--skip-busy"],
+        ),
+        (
             "scale-5000",
             "bench_scale.py",
             [
@@ -93,12 +98,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=sorted(SETS), default="full")
     parser.add_argument("--only", default="", help="run only entries whose name contains this")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run the selected set this many times"
+    )
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
     runs = [r for r in SETS[args.set] if args.only in r[0]]
     if not runs:
         parser.error(f"nothing in set {args.set!r} matches --only {args.only!r}")
+    if args.repeat > 1:
+        runs = [(f"{name}#{k}", s, a) for k in range(1, args.repeat + 1) for name, s, a in runs]
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d-%H%M%S")
     index_dir = args.results_dir / f"all-{stamp}"
     index_dir.mkdir(parents=True, exist_ok=True)
