@@ -41,6 +41,9 @@ class ImageServerConfig:
         max_frame_size: largest frame accepted, in bytes (also ZeroMQ MAXMSGSIZE and the WebSocket
             max_message_size).
         eval_time_budget: seconds an evaluation may run when the request names no budget.
+        max_source_size: longest `Evaluate.source` / `Inspect.expression`, in characters. Compiling is
+            not sliced (the evaluator parses a do-it in one go, ~6 s per MB here), so this bounds how
+            long one request can hold the whole image before its first slice.
         max_handles: objects a session's handle registry keeps for `Inspect` (oldest dropped first).
         max_in_flight_per_client: requests one connection may have waiting or running at once; beyond
             that it gets `Error(InvalidRequest)` at once, so a flooding client cannot starve the others.
@@ -63,6 +66,7 @@ class ImageServerConfig:
     max_frame_size: int = MAX_FRAME_SIZE
     eval_time_budget: float = 60.0
     max_handles: int = 1000
+    max_source_size: int = 256 * 1024
     max_in_flight_per_client: int = 64
     max_clients: int = 4096
     slice_seconds: float = 0.0005
@@ -82,6 +86,7 @@ class ImageServerConfig:
             "max_sessions_per_client",
             "max_frame_size",
             "max_handles",
+            "max_source_size",
             "max_in_flight_per_client",
             "max_clients",
         ):

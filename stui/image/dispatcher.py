@@ -417,6 +417,7 @@ class RequestDispatcher:
             ("max_in_flight_per_client", str(c.max_in_flight_per_client)),
             ("max_frame_size", str(c.max_frame_size)),
             ("max_handles", str(c.max_handles)),
+            ("max_source_size", str(c.max_source_size)),
             ("session_idle_expiry", f"{c.session_idle_expiry:g}"),
             ("eval_time_budget", f"{c.eval_time_budget:g}"),
         )
@@ -484,6 +485,24 @@ class RequestDispatcher:
                     message=(
                         f"too many requests in flight (limit {self.config.max_in_flight_per_client}"
                         " per client): wait for some answers first"
+                    ),
+                ),
+            )
+            return
+        source = msg.source if isinstance(msg, Evaluate) else getattr(msg, "expression", None)
+        if (
+            isinstance(msg, Evaluate | Inspect)
+            and source
+            and len(source) > self.config.max_source_size
+        ):
+            self._send(
+                conn,
+                rid,
+                Error(
+                    code=ErrorCode.INVALID_REQUEST,
+                    message=(
+                        f"source of {len(source)} characters exceeds this image's limit of"
+                        f" {self.config.max_source_size}"
                     ),
                 ),
             )

@@ -545,3 +545,15 @@ async def test_an_address_in_use_fails_the_start(harness):
         await harness.start(**override)
     assert "in use" in str(failed.value).lower()
     assert len(list(harness.runtime_dir.iterdir())) == 1  # no file left by the failed start
+
+
+async def test_source_size_limit(harness):
+    info, _ = await harness.start(max_source_size=100)
+    client = await harness.connect(info)
+    sid = await new_session(client)
+    long = "1 + 1. " * 20
+    refused = await client.request(Evaluate(session_id=sid, source=long))
+    assert "limit of 100" in expect_error(refused, ErrorCode.INVALID_REQUEST).message
+    refused = await client.request(Inspect(session_id=sid, expression=long))
+    expect_error(refused, ErrorCode.INVALID_REQUEST)
+    assert (await evaluate(client, sid, "1 + 1")).print_string == "2"
