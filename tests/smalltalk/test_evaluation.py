@@ -335,3 +335,12 @@ def test_a_looping_ensure_block_is_stopped_after_the_grace_period(image: Smallta
         assert time.perf_counter() - started < 5
     assert isinstance(outcome, Failure) and outcome.error_class == "Interrupted"
     assert seen == ["start"]
+
+
+def test_printing_a_huge_collection_yields(image: SmalltalkImage) -> None:
+    ev = image.new_workspace().start("((1 to: 300000) asArray printString) size")
+    slices = 0
+    while (outcome := ev.resume(0.001)) is None:
+        slices += 1
+    assert slices >= 1
+    assert isinstance(outcome, Success) and int(outcome.print_string) > 300000

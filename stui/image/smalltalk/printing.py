@@ -192,6 +192,9 @@ class Printer:
     def print(self, obj: Any, top: bool = False) -> None:
         """Write *obj*'s printString (or displayString in display mode)."""
         vm = self.vm
+        vm.ticks -= 1  # printing a huge collection must stay interruptible
+        if vm.ticks < 0:
+            vm.checkpoint()
         cls = vm.class_of(obj)
         if self.display:
             override = cls.lookup("displayString")
