@@ -9,6 +9,7 @@ import pytest
 import trio
 import trio_websocket
 from stui.protocol import (
+    AttachSession,
     CreateSession,
     ErrorCode,
     EvalResult,
@@ -148,3 +149,26 @@ async def test_zmq_messages_with_extra_parts_are_dropped(zmq_harness):
     await client.link.send_parts([b"a", b"b", b"c"])
     await healthy(client)
     assert (await stats(client))["frames_dropped"] == 2
+
+
+async def test_rude_websocket_disconnect_frees_its_requests(zmq_context, runtime_dir, nursery):
+    harness = Harness(nursery, zmq_context, runtime_dir, "ws")
+    try:
+        info, _ = await harness.start()
+        rude = await harness.connect(info, client_id="rude")
+        opened = await rude.request(CreateSession())
+        sid = opened.session.session_id
+        await rude.send(Evaluate(session_id=sid, source="[true] whileTrue"))
+        await trio.sleep(0.05)
+        await rude.link.ws._stream.aclose()  # TCP gone, no closing handshake
+        other = await harness.connect(info, client_id="someone-else")
+        assert (await other.request(AttachSession(session_id=sid))).resumed
+        # The loop stopped when the server saw the connection die, so the session is free.
+        with trio.fail_after(10):
+            result = await other.request(Evaluate(session_id=sid, source="3 + 4"))
+        assert isinstance(result, EvalResult) and result.print_string == "7"
+        reply = await other.request(SystemInfo())
+        assert reply.clients == 1
+    finally:
+        with trio.CancelScope(shield=True):
+            await harness.aclose()
