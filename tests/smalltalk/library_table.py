@@ -111,6 +111,14 @@ LIBRARY: list[Row] = [
     ("-5 printStringRadix: 2", "'-2r101'"),
     ("1 to: 3 collect: [:i | i * i]", "#(1 4 9)"),
     ("#(1 $a) storeString", "'#(1 $a)'"),
+    # The system protects itself (every session of the image shares it)
+    ("Object subclass: #OrderedCollection", "!Error"),
+    ("Object subclass: #Foo. Object subclass: #Foo instanceVariableNames: 'a'. Foo new", "a Foo"),
+    ("Object removeSelector: #printString", "!Error"),
+    ("Smalltalk at: #Object put: 3", "!Error"),
+    ("Smalltalk at: #Object put: Object", "Object"),
+    ("Smalltalk removeKey: #Transcript", "!Error"),
+    ("Smalltalk removeKey: #Array", "!Error"),
     # Date, Time, DateAndTime
     ("Date year: 2024 month: 2 day: 29", "29 February 2024"),
     ("(Date year: 2024 month: 2 day: 29) dayOfWeekName", "#Thursday"),

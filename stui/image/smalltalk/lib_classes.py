@@ -151,6 +151,11 @@ def _source_code_at(vm: VM, cls: StClass, selector: Any) -> Any:
 
 @primitive("Behavior", "removeSelector:")
 def _remove_selector(vm: VM, cls: StClass, selector: Any) -> Any:
+    method = cls.methods.get(as_text(vm, selector))
+    if method is not None and not method.source:
+        return vm.signal_error(
+            "Error", f"{cls.name}>>{method.selector} is a primitive and cannot be removed"
+        )
     if cls.methods.pop(as_text(vm, selector), None) is not None:
         vm.invalidate()
     return selector
@@ -273,7 +278,10 @@ def _class_var_names(vm: VM, cls: StClass) -> Obj:
 
 @primitive("SmalltalkImage", "at:put:")
 def _smalltalk_at_put(vm: VM, rcv: Obj, key: Any, value: Any) -> Any:
-    vm.globals[as_text(vm, key)] = value
+    name = as_text(vm, key)
+    if type(vm.globals.get(name)) is StClass and value is not vm.globals[name]:
+        return vm.signal_error("Error", f"{name} is a class; define classes with subclass:")
+    vm.globals[name] = value
     return value
 
 
@@ -300,7 +308,10 @@ def _smalltalk_includes(vm: VM, rcv: Obj, key: Any) -> bool:
 
 @primitive("SmalltalkImage", "removeKey:")
 def _smalltalk_remove(vm: VM, rcv: Obj, key: Any) -> Any:
-    return vm.globals.pop(as_text(vm, key), None)
+    name = as_text(vm, key)
+    if name in vm.system_class_names or name in ("Transcript", "Smalltalk"):
+        return vm.signal_error("Error", f"{name} is part of the system and cannot be removed")
+    return vm.globals.pop(name, None)
 
 
 @primitive("SmalltalkImage", "classNamed:")

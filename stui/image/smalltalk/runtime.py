@@ -142,6 +142,7 @@ class VM:
         self.classes: dict[str, StClass] = {}
         self.globals: dict[str, Any] = {}
         self.all_classes: list[StClass] = []
+        self.system_class_names: frozenset[str] = frozenset()
         self.epoch = 0
         # Per-evaluation state, swapped by Evaluation around each slice.
         self.depth = 0
@@ -167,6 +168,7 @@ class VM:
             self._add_class(StClass(name, sup, ivars, kind, category))
         for cls in self.all_classes:
             cls.builtin_name = cls.name
+        self.system_class_names = frozenset(self.classes)
         from stui.image.smalltalk import library
 
         library.install(self)
@@ -198,7 +200,10 @@ class VM:
         """Create or redefine a class (``subclass:instanceVariableNames:...``).
 
         A redefinition keeps the class object and its methods, so existing references stay valid.
+        The image's own classes cannot be redefined: every session of the image depends on them.
         """
+        if name in self.system_class_names:
+            return self.signal_error("Error", f"{name} is a system class and cannot be redefined")
         if not name or not name[0].isupper():
             raise ValueError(f"class names must start with an uppercase letter: {name!r}")
         if superclass.kind is Kind.NONE and superclass.name not in ("Object",):
