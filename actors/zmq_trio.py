@@ -223,6 +223,7 @@ class ZmqSocket:
         await trio.lowlevel.checkpoint_if_cancelled()
         self._check_open()
         sock = self.socket
+        waited = False
         try:
             # EVENTS before every sleep and after every wake-up; receiving only when it says POLLIN
             # also spares the exception an empty NOBLOCK receive raises.
@@ -234,9 +235,13 @@ class ZmqSocket:
                     except zmq.Again:  # pragma: no cover - EVENTS said there was one
                         continue
                 await trio.lowlevel.wait_readable(self.fd)
+                waited = True
         except (zmq.ZMQError, trio.ClosedResourceError) as exc:
             raise _closed_error(exc, "ZeroMQ socket") from exc
-        await trio.lowlevel.cancel_shielded_checkpoint()
+        if (
+            not waited
+        ):  # a call that slept has yielded already; one schedule point per call is enough
+            await trio.lowlevel.cancel_shielded_checkpoint()
         return parts
 
 
