@@ -12,6 +12,11 @@ other processes hits all of them alike (figures on a shared machine are noisy; c
   also crosses two tasks (caller → pump → caller).
 
 Prints p50/p99 per client and the p50 ratio to blocking. Target: the adapter within 1.5x of blocking.
+
+    python bench/bench_adapter.py --sockets 1000 [--seconds 5]
+
+measures throughput instead: that many `open_transport` links (one DEALER + pump each, one shared
+context) in one trio process, each pinging the echo in a loop; prints round trips per second.
 Run by hand; not part of the test suite.
 """
 
@@ -88,6 +93,31 @@ async def _transport(ctx: zmq.Context, address: str, n: int, payload: bytes) -> 
     return out
 
 
+async def _many(
+    ctx: zmq.Context, address: str, sockets: int, seconds: float, payload: bytes
+) -> int:
+    done = 0
+
+    async def pinger(task_status: trio.TaskStatus[None]) -> None:
+        nonlocal done
+        async with open_transport(address, zmq_context=ctx, connect_timeout=30) as t:
+            task_status.started()
+            await go.wait()
+            while True:
+                await t.send(payload)
+                await t.receive()
+                done += 1
+
+    go = trio.Event()
+    async with trio.open_nursery() as nursery:
+        for _ in range(sockets):
+            await nursery.start(pinger)
+        go.set()
+        await trio.sleep(seconds)
+        nursery.cancel_scope.cancel()
+    return done
+
+
 def _pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e6
@@ -100,6 +130,8 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--size", type=int, default=200, help="payload bytes")
+    parser.add_argument("--sockets", type=int, default=0, help="throughput mode: this many links")
+    parser.add_argument("--seconds", type=float, default=5.0, help="throughput mode: duration")
     args = parser.parse_args()
 
     port = _free_port()
@@ -110,6 +142,16 @@ def main() -> None:
     payload = b"x" * args.size
     samples: dict[str, list[float]] = {"blocking": [], "socket": [], "transport": []}
     try:
+        if args.sockets:
+            import resource
+
+            _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            count = trio.run(_many, ctx, address, args.sockets, args.seconds, payload)
+            print(
+                f"{args.sockets} links, {args.seconds:.0f} s: {count / args.seconds:,.0f} round trips/s"
+            )
+            return
         for r in range(args.rounds):
             samples["blocking"] += _blocking(ctx, address, args.messages, payload)
             samples["socket"] += trio.run(_socket, ctx, address, args.messages, payload)
