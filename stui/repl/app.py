@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import signal
 import time
@@ -161,6 +162,7 @@ class Repl:
         #: images the user asked to disconnect: their DISCONNECTED event needs no notice
         self.disconnecting: set[str] = set()
         self.session: PromptSession[str] | None = None
+        self._context: contextvars.Context | None = None
 
     # ----------------------------------------------------------------------------------------------
     # Calling into trio
@@ -280,14 +282,26 @@ class Repl:
             except Exception:
                 snapshot = None
             if snapshot is not None:
-                self._apply_snapshot(snapshot)
+                self._in_prompt_context(self._apply_snapshot, snapshot)
             await trio.sleep(STATUS_REFRESH)
 
     async def _event_pump(self) -> None:
         """Runs in trio: print supervisor events above the prompt as they happen."""
         async with self.sup.subscribe() as events:
             async for event in events:
-                asyncio.get_running_loop().call_soon(self._on_event, event)
+                self._in_prompt_context(self._on_event, event)
+
+    def _in_prompt_context(self, fn: Callable[..., object], *args: Any) -> None:
+        """Run `fn(*args)` soon on the loop, in the context of the running prompt.
+
+        Trio tasks carry the context trio was started in, where prompt_toolkit's "current app" is not
+        the REPL's prompt; printing from there would write over the input instead of above it.
+        """
+        loop = asyncio.get_running_loop()
+        if self._context is not None:
+            loop.call_soon(fn, *args, context=self._context)
+        else:
+            loop.call_soon(fn, *args)
 
     def _invalidate(self) -> None:
         app = get_app_or_none()
@@ -578,6 +592,7 @@ class Repl:
     async def run(self, banner: Sequence[tuple[str, str]] = ()) -> int:
         """Read, evaluate, print until Ctrl-D or `:quit`. Returns the exit status."""
         with create_app_session(input=self._input, output=self._output):
+            self._context = contextvars.copy_context()
             loop = asyncio.get_running_loop()
             if self._handle_signals:
                 loop.add_signal_handler(signal.SIGINT, self.request_interrupt)

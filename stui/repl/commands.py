@@ -320,7 +320,10 @@ async def session(repl: Repl, args: str) -> None:
 
 
 def _expand_session(repl: Repl, prefix: str) -> str:
-    """A unique prefix of a known session id (as shown in the prompt) stands for the whole id."""
+    """A session's name, or a unique prefix of its id (as the prompt shows it), stands for its id."""
+    named = [sid for sid, name in repl.session_choices if name == prefix]
+    if len(named) == 1:
+        return named[0]
     matches = [sid for sid, _ in repl.session_choices if sid.startswith(prefix)]
     return matches[0] if len(matches) == 1 else prefix
 
@@ -502,6 +505,8 @@ async def history(repl: Repl, args: str) -> None:
     if repl.store is not None and image_id is not None:
         entries = await repl.call(repl.store.history, image_id, search=search, limit=20)
         lines = [(entry.created_at, entry.source) for entry in entries]
+        if lines and lines[-1][1].strip() == f":history {args}".strip():
+            lines.pop()  # the :history command itself, just written
     else:
         loaded = list(reversed(repl.history_for(repl.current).get_strings()))
         lines = [(None, s) for s in loaded if search is None or search.lower() in s.lower()][-20:]

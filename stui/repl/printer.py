@@ -164,7 +164,8 @@ def inspection_fragments(inspection: Inspection, path: Sequence[str] = ()) -> St
     slots = (*inspection.named, *inspection.indexed)
     width = len(str(len(slots))) if slots else 1
     for number, slot in enumerate(slots, start=1):
-        fragments += [("", "\n"), *_slot_fragments(number, slot, width)]
+        indexed = number > len(inspection.named)
+        fragments += [("", "\n"), *_slot_fragments(number, slot, width, indexed=indexed)]
     if inspection.indexed_size > len(inspection.indexed):
         hidden = inspection.indexed_size - len(inspection.indexed)
         fragments += [("", "\n"), ("class:inspect.class", f"  … {hidden} more indexed slots")]
@@ -173,10 +174,11 @@ def inspection_fragments(inspection: Inspection, path: Sequence[str] = ()) -> St
     return fragments
 
 
-def _slot_fragments(number: int, slot: Slot, width: int) -> StyleAndTextTuples:
+def _slot_fragments(number: int, slot: Slot, width: int, *, indexed: bool) -> StyleAndTextTuples:
+    label = f"[{slot.name}]" if indexed else slot.name
     return [
         ("class:inspect.index", f"  {number:>{width}} "),
-        ("class:inspect.name", f"{slot.name}: "),
+        ("class:inspect.name", f"{label}: "),
         ("class:result", _one_line(slot.print_string, 60)),
         ("class:inspect.class", f"  ({slot.class_name})"),
     ]

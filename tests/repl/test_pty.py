@@ -1,14 +1,17 @@
 """`stui` in a real pseudo-terminal, as a newcomer meets it: no config, two local images started for them.
 
 Start, evaluate `3 + 4`, define a variable, `:use beta` and see the variable is not there, `:use alpha`
-and see it is, interrupt `[true] whileTrue` with Ctrl-C (a real SIGINT from the terminal), quit with
-`:quit` — and the images stui started are stopped (their connection files are gone).
+and see it is, interrupt `[true] whileTrue` with Ctrl-C (a real SIGINT from the terminal), see an image's crash
+reported above the prompt without losing the half-typed input, quit with `:quit` — and the images stui
+started are stopped.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import signal
 import sys
 import time
 from pathlib import Path
@@ -94,6 +97,20 @@ def test_a_newcomer_session_in_a_real_terminal(tmp_path: Path) -> None:
         term.enter("x + 1")
         term.wait_for("\n43\n")  # the prompt is back and the workspace survived
 
+        # beta dies while we type: the notice appears above the prompt, the half-typed input survives
+        term.child.send("3 +")
+        term.wait_for("3 +")
+        beta = next(f for f in (tmp_path / "run").glob("beta-*.json"))
+        os.kill(json.loads(beta.read_text())["pid"], signal.SIGKILL)
+        term.wait_for("beta: link lost, reconnecting")
+        # printed *above* the prompt: prompt_toolkit erased the prompt line first (erase-down, ESC [J),
+        # rather than the text landing after "3 +"
+        raw = term.raw[: term.raw.index("beta: link lost")]
+        assert "\x1b[J" in raw[raw.rindex("+") :]
+        term.wait_for("alpha:main ●> 3 +")  # the prompt and the input, redrawn below the notice
+        term.enter(" 4")
+        term.wait_for("\n7\n")
+
         term.enter(":quit")
         child.expect(pexpect.EOF, timeout=30)
     finally:
@@ -101,4 +118,5 @@ def test_a_newcomer_session_in_a_real_terminal(tmp_path: Path) -> None:
             child.terminate(force=True)
     child.close()
     assert child.exitstatus == 0
-    assert list((tmp_path / "run").glob("*.json")) == []  # the images stui started were stopped
+    # the images stui started were stopped: alpha cleanly (its file is gone); beta was killed above
+    assert [p.name.split("-")[0] for p in (tmp_path / "run").glob("*.json")] == ["beta"]
