@@ -260,10 +260,11 @@ class _ImageServer:
         except trio_websocket.ConnectionClosed:
             return
         number = next(self._ws_numbers)
-        outbox, queued = trio.open_memory_channel[bytes](_WS_OUTBOX)
+        channel, queued = trio.open_memory_channel[bytes](_WS_OUTBOX)
+        outbox = _WsOutbox(channel)
         writer_done = trio.Event()
-        conn = ClientConnection(key=("ws", number), deliver=functools.partial(_ws_deliver, outbox))
-        self._ws_outboxes[number] = (outbox, writer_done)
+        conn = ClientConnection(key=("ws", number), deliver=outbox.deliver)
+        self._ws_outboxes[number] = (channel, writer_done)
         try:
             async with trio.open_nursery() as tasks:
                 tasks.start_soon(_ws_writer, ws, queued, writer_done)
@@ -275,7 +276,14 @@ class _ImageServer:
                             dispatcher.stats.frames_dropped += 1
                             await ws.aclose(code=1003, reason="stui frames are binary messages")
                             break
+                        # Answers produced right away (Pong, Welcome, session bookkeeping) are
+                        # sent from here, saving the hand-off to the writer task; what requests
+                        # running in tasks produce goes through the writer, in order.
+                        outbox.inline = []
                         dispatcher.handle_frame(conn, message)
+                        answers, outbox.inline = outbox.inline, None
+                        for data in answers:
+                            await ws.send_message(data)
                 except trio_websocket.ConnectionClosed:
                     pass
                 # The peer is gone: stop writing. (When we are saying goodbye, the writer is the one
@@ -284,7 +292,7 @@ class _ImageServer:
                     tasks.cancel_scope.cancel()
         finally:
             self._ws_outboxes.pop(number, None)
-            outbox.close()
+            channel.close()
             dispatcher.connection_lost(conn)
             writer_done.set()
 
@@ -303,12 +311,25 @@ def _zmq_deliver(router: RouterLoop, identity: bytes, data: bytes) -> bool:
     return router.send_nowait([identity, data])
 
 
-def _ws_deliver(outbox: trio.MemorySendChannel[bytes], data: bytes) -> bool:
-    try:
-        outbox.send_nowait(data)
-    except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
-        return False
-    return True
+class _WsOutbox:
+    """Where a WebSocket connection's outgoing frames go: a list while its own handler is answering
+    a frame (the handler sends those itself), else the writer task's queue."""
+
+    __slots__ = ("channel", "inline")
+
+    def __init__(self, channel: trio.MemorySendChannel[bytes]) -> None:
+        self.channel = channel
+        self.inline: list[bytes] | None = None
+
+    def deliver(self, data: bytes) -> bool:
+        if self.inline is not None:
+            self.inline.append(data)
+            return True
+        try:
+            self.channel.send_nowait(data)
+        except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+            return False
+        return True
 
 
 async def _ws_writer(
