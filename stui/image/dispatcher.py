@@ -190,11 +190,13 @@ class RequestDispatcher:
         return conn
 
     def connection_lost(self, conn: ClientConnection) -> None:
-        """The peer went away (WebSocket closed, or its client id came back elsewhere): forget it, stop its requests."""
+        """The peer went away (WebSocket closed, or its client id came back elsewhere).
+
+        Forgets the connection and stops its requests: nobody is left to read their replies.
+        """
         self._forget(conn)
         for record in conn.in_flight.values():
-            self._stop(record, "Interrupted")
-            record.scope.cancel()
+            _cancel(record)
 
     def handle_frame(self, conn: ClientConnection, data: bytes) -> None:
         """Decode one frame from `conn` and answer it (now, or from a task it starts). Never raises."""
@@ -459,6 +461,8 @@ class RequestDispatcher:
             self._send(conn, rid, _no_session(sid))
             return
         self.sessions.remove(sid)
+        for record in list(session.queue):  # its running and waiting evaluations end Interrupted
+            _cancel(record)
         self._send(conn, rid, SessionClosed(session_id=sid))
 
     def _session(self, sid: str, client_id: str) -> Session | None:
@@ -688,17 +692,7 @@ class RequestDispatcher:
             self._send(conn, rid, InterruptAck(target_id=target, was_running=False))
             return
         self._send(conn, rid, InterruptAck(target_id=target, was_running=True))
-        if record.evaluation is not None:
-            self._stop(record, "Interrupted")
-        else:
-            record.stop_reason = "Interrupted"
-            record.scope.cancel()
-
-    def _stop(self, record: _InFlight, reason: str) -> None:
-        if record.stop_reason is None:
-            record.stop_reason = reason
-            if record.evaluation is not None:
-                _interrupt_quietly(record.evaluation, reason)
+        _cancel(record)
 
 
 def _interrupt_quietly(evaluation: Any, reason: str) -> None:
@@ -706,6 +700,16 @@ def _interrupt_quietly(evaluation: Any, reason: str) -> None:
         evaluation.interrupt(reason)
     except Exception:
         pass
+
+
+def _cancel(record: _InFlight) -> None:
+    """Stop a request wherever it is: a running evaluation at its next slice, a waiting one now."""
+    if record.stop_reason is None:
+        record.stop_reason = "Interrupted"
+    if record.evaluation is not None:
+        _interrupt_quietly(record.evaluation, "Interrupted")
+    else:
+        record.scope.cancel()
 
 
 def _leave_queue(session: Session, record: _InFlight) -> None:

@@ -559,3 +559,15 @@ async def test_source_size_limit(harness):
     refused = await client.request(Inspect(session_id=sid, expression=long))
     expect_error(refused, ErrorCode.INVALID_REQUEST)
     assert (await evaluate(client, sid, "1 + 1")).print_string == "2"
+
+
+async def test_closing_a_session_stops_its_evaluations(harness):
+    info, _ = await harness.start()
+    client = await harness.connect(info)
+    sid = await new_session(client)
+    running = await client.send(Evaluate(session_id=sid, source=LOOP))
+    waiting = await client.send(Evaluate(session_id=sid, source="3 + 4"))
+    await wait_running(client, sid)
+    assert isinstance(await client.request(CloseSession(session_id=sid)), SessionClosed)
+    expect_error(await client.wait_for(running), ErrorCode.INTERRUPTED)
+    expect_error(await client.wait_for(waiting), ErrorCode.INTERRUPTED)
