@@ -89,6 +89,11 @@ def _build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-connection-file", action="store_true", help="do not write one")
     serve.add_argument("--connection-dir", type=Path, help="where to write the connection file")
     serve.add_argument("--ready-fd", type=int, help="write the ready line to this fd, not stdout")
+    serve.add_argument(
+        "--exit-with-parent",
+        action="store_true",
+        help="stop cleanly when the process that started this one exits",
+    )
     serve.add_argument("--max-sessions", type=int, default=1000)
     serve.add_argument("--max-sessions-per-client", type=int, default=100)
     serve.add_argument("--session-expiry", type=float, default=3600.0, metavar="SECONDS")
@@ -145,7 +150,7 @@ def _image_serve(args: argparse.Namespace) -> int:
         print(f"stui image serve: {e}", file=sys.stderr)
         return 2
     try:
-        trio.run(_serve_until_signalled, config, args.ready_fd)
+        trio.run(_serve_until_signalled, config, args.ready_fd, args.exit_with_parent)
     except Exception as e:  # OSError, zmq.ZMQError (address in use, bad endpoint), maybe grouped
         while isinstance(e, ExceptionGroup) and len(e.exceptions) == 1:
             e = e.exceptions[0]
@@ -205,13 +210,18 @@ def _state_key(state_dir: Path) -> bytes:
     return key.encode()
 
 
-async def _serve_until_signalled(config: Any, ready_fd: int | None) -> None:
+async def _serve_until_signalled(
+    config: Any, ready_fd: int | None, exit_with_parent: bool = False
+) -> None:
     import trio
 
     from stui.image.server import serve_image
 
+    parent = os.getppid()
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
+            if exit_with_parent:
+                nursery.start_soon(_watch_parent, parent, nursery.cancel_scope)
             info = await nursery.start(serve_image, config)
             ready = {
                 "event": "ready",
@@ -232,6 +242,15 @@ async def _serve_until_signalled(config: Any, ready_fd: int | None) -> None:
             async for _signum in signals:
                 break
             nursery.cancel_scope.cancel()
+
+
+async def _watch_parent(parent: int, scope: Any) -> None:
+    """Cancel `scope` once our parent process is gone (we get re-parented, so getppid changes)."""
+    import trio
+
+    while os.getppid() == parent:
+        await trio.sleep(0.5)
+    scope.cancel()
 
 
 # --------------------------------------------------------------------------------------------------

@@ -8,7 +8,8 @@ instance_id).
 How it works: the child prints one JSON "ready" line on stdout once its sockets are bound (see
 stui.cli); the launcher reads that line (in a worker thread for the async variant, with `select` for the
 sync one), then closes the pipe. The child runs in its own session (`start_new_session=True`) so a Ctrl-C
-typed at the REPL interrupts the evaluation, not every image. Unless a key file is given, the launcher
+typed at the REPL interrupts the evaluation, not every image; by default it is started with
+`--exit-with-parent`, so it stops cleanly when the starting process exits, however that happens. Unless a key file is given, the launcher
 makes a random key and hands it over in the `STUI_IMAGE_KEY` environment variable (never on the command
 line, where `ps` would show it); `ImageProcess.key` holds it for the client.
 """
@@ -58,6 +59,7 @@ class _LaunchSpec:
     env: Mapping[str, str] | None
     extra_args: tuple[str, ...]
     ready_timeout: float
+    exit_with_parent: bool
 
     def argv(self) -> list[str]:
         argv = [sys.executable, "-m", "stui", "image", "serve", "--name", self.name]
@@ -71,6 +73,8 @@ class _LaunchSpec:
             argv.append("--no-key")
         if self.state_dir is not None:
             argv += ["--state-dir", str(self.state_dir)]
+        if self.exit_with_parent:
+            argv.append("--exit-with-parent")
         return argv + list(self.extra_args)
 
     def environment(self) -> dict[str, str]:
@@ -220,6 +224,7 @@ def _spec(
     env: Mapping[str, str] | None,
     extra_args: Sequence[str],
     ready_timeout: float,
+    exit_with_parent: bool,
 ) -> _LaunchSpec:
     if not (ws or zmq):
         raise ValueError("an image needs at least one transport (ws or zmq)")
@@ -238,6 +243,7 @@ def _spec(
         env=env,
         extra_args=tuple(extra_args),
         ready_timeout=ready_timeout,
+        exit_with_parent=exit_with_parent,
     )
 
 
@@ -252,6 +258,7 @@ async def start_image_process(
     env: Mapping[str, str] | None = None,
     extra_args: Sequence[str] = (),
     ready_timeout: float = DEFAULT_READY_TIMEOUT,
+    exit_with_parent: bool = True,
 ) -> ImageProcess:
     """Start `stui image serve --name NAME ...` and wait until it is ready.
 
@@ -266,6 +273,8 @@ async def start_image_process(
             connection file goes.
         extra_args: more `stui image serve` options (e.g. ["--session-expiry", "5"]).
         ready_timeout: seconds to wait for the ready line.
+        exit_with_parent: the image stops cleanly (ImageShutdown, connection file removed) when this
+            process exits, even by a crash, so no orphan images are left behind. False: it runs on.
 
     Returns:
         The running image. The caller must stop it (`stop()`, `kill()`).
@@ -285,6 +294,7 @@ async def start_image_process(
         env=env,
         extra_args=extra_args,
         ready_timeout=ready_timeout,
+        exit_with_parent=exit_with_parent,
     )
     return await _start(spec)
 
@@ -300,6 +310,7 @@ def start_image_process_sync(
     env: Mapping[str, str] | None = None,
     extra_args: Sequence[str] = (),
     ready_timeout: float = DEFAULT_READY_TIMEOUT,
+    exit_with_parent: bool = True,
 ) -> ImageProcess:
     """`start_image_process` for plain (non-trio) code such as pytest fixtures and bench drivers."""
     spec = _spec(
@@ -312,6 +323,7 @@ def start_image_process_sync(
         env=env,
         extra_args=extra_args,
         ready_timeout=ready_timeout,
+        exit_with_parent=exit_with_parent,
     )
     return _start_sync(spec)
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 import trio
@@ -18,7 +20,7 @@ from stui.protocol import (
     Pong,
 )
 
-from stui.image.connection_file import find_connection_files, read_connection_file
+from stui.image.connection_file import find_connection_files, pid_alive, read_connection_file
 from stui.image.launcher import (
     ImageStartError,
     start_image_process,
@@ -145,8 +147,6 @@ def test_cli_prints_one_ready_line_and_exits_zero_on_sigterm(runtime_dir, tmp_pa
         env=child_env(runtime_dir),
     )
     try:
-        import json
-
         ready = json.loads(child.stdout.readline())
         assert ready["event"] == "ready" and ready["name"] == "eps"
         assert ready["connection_file"] is None and ready["ws_address"].startswith("ws://")
@@ -157,3 +157,27 @@ def test_cli_prints_one_ready_line_and_exits_zero_on_sigterm(runtime_dir, tmp_pa
     finally:
         child.kill()
         child.wait()
+
+
+def test_an_image_exits_with_the_process_that_started_it(runtime_dir):
+    script = (
+        "import json, os\n"
+        "from stui.image.launcher import start_image_process_sync\n"
+        "image = start_image_process_sync('orphan', key=b'')\n"
+        "print(json.dumps([image.pid, str(image.connection_file)]), flush=True)\n"
+        "os._exit(0)\n"  # a crash, as far as the image can tell: no stop(), no cleanup
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        env=child_env(runtime_dir),
+        timeout=60,
+        check=True,
+    )
+    pid, connection_file = json.loads(out.stdout)
+    deadline = time.monotonic() + 20
+    while pid_alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not pid_alive(pid)
+    assert not os.path.exists(connection_file)  # it stopped cleanly
