@@ -117,7 +117,12 @@ def _add_repl_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _run_repl(args: argparse.Namespace) -> int:
-    """The no-subcommand path: the prompt_toolkit REPL, imported only when used."""
+    """The no-subcommand path: the prompt_toolkit REPL, imported only when used.
+
+    The REPL owns this function and `_add_repl_arguments`: turn `args` into `stui.repl.main`'s
+    `ReplOptions` and return `run_repl(options)`. Until then it calls `stui.repl.app.main(args)` if
+    that exists.
+    """
     from stui.repl.cli_options import repl_main
 
     return int(repl_main(args) or 0)
