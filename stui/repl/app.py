@@ -578,6 +578,7 @@ class Repl:
             refresh_interval=STATUS_REFRESH,
             history=self._memory_history,
             enable_history_search=False,
+            enable_open_in_editor=True,
             mouse_support=False,
         )
 
