@@ -742,6 +742,10 @@ def _no_session(sid: str) -> Error:
     )
 
 
+#: Stack lines sent in `ErrorDetails.stack` (innermost first); a stack overflow has thousands.
+STACK_LINES = 20
+
+
 def _failure_error(failure: Failure) -> Error:
     return Error(
         code=ErrorCode.EVALUATION_ERROR,
@@ -751,9 +755,15 @@ def _failure_error(failure: Failure) -> Error:
             selector=failure.selector,
             receiver_class=failure.receiver_class,
             position=failure.position,
-            stack=tuple(failure.stack),
+            stack=_short_stack(tuple(failure.stack)),
         ),
     )
+
+
+def _short_stack(stack: tuple[str, ...]) -> tuple[str, ...]:
+    if len(stack) <= STACK_LINES:
+        return stack
+    return (*stack[: STACK_LINES - 1], f"... {len(stack) - STACK_LINES + 1} more")
 
 
 def _slot(name: Any, slot: Any) -> Slot:

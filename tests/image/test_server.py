@@ -571,3 +571,26 @@ async def test_closing_a_session_stops_its_evaluations(harness):
     assert isinstance(await client.request(CloseSession(session_id=sid)), SessionClosed)
     expect_error(await client.wait_for(running), ErrorCode.INTERRUPTED)
     expect_error(await client.wait_for(waiting), ErrorCode.INTERRUPTED)
+
+
+async def test_errors_while_printing_and_deep_stacks_are_reported_briefly(harness):
+    info, _ = await harness.start()
+    client = await harness.connect(info)
+    sid = await new_session(client)
+    handle = await loopy_box(client, sid)  # defines Box
+    for source in (
+        "Object subclass: #Bad instanceVariableNames: '' classVariableNames: '' package: 'T'",
+        "Bad compile: 'printOn: aStream  1/0'",
+        "Object subclass: #Deep instanceVariableNames: '' classVariableNames: '' package: 'T'",
+        "Deep compile: 'down  ^self down'",
+    ):
+        await evaluate(client, sid, source)
+    bad = await evaluate(client, sid, "Box new item: Bad new; yourself")
+    reply = await client.request(Inspect(session_id=sid, handle=bad.handle))
+    error = expect_error(reply, ErrorCode.EVALUATION_ERROR)
+    assert error.details.error_class == "ZeroDivide" and "Bad>>printOn:" in error.details.stack
+    deep = await client.request(Evaluate(session_id=sid, source="Deep new down"))
+    error = expect_error(deep, ErrorCode.EVALUATION_ERROR)
+    assert error.details.error_class == "StackOverflow"
+    assert len(error.details.stack) <= 20 and error.details.stack[-1].endswith("more")
+    assert handle is not None
