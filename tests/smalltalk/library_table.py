@@ -111,6 +111,24 @@ LIBRARY: list[Row] = [
     ("-5 printStringRadix: 2", "'-2r101'"),
     ("1 to: 3 collect: [:i | i * i]", "#(1 4 9)"),
     ("#(1 $a) storeString", "'#(1 $a)'"),
+    # Compiled methods
+    ("Object subclass: #M1. M1 compile: 'twice: x ^x * 2'. M1 >> #twice:", "M1>>#twice:"),
+    (
+        "Object subclass: #M1. M1 compile: 'twice: x ^x * 2'. (M1 >> #twice:) sourceCode",
+        "'twice: x ^x * 2'",
+    ),
+    ("Object subclass: #M1. M1 compile: 'twice: x ^x * 2'. (M1 >> #twice:) numArgs", "1"),
+    (
+        "Object subclass: #M1. M1 compile: 'twice: x ^x * 2'. (M1 >> #twice:) valueWithReceiver: M1 new arguments: #(4)",
+        "8",
+    ),
+    ("(Object >> #printString) isPrimitive", "true"),
+    ("(Object >> #printString) selector", "#printString"),
+    ("(Object >> #printString) methodClass", "Object"),
+    ("(Object >> #printString) sourceCode", "'printString <primitive>'"),
+    ("(Number >> #+) numArgs", "1"),
+    ("Object >> #zork", "!KeyNotFound"),
+    ("Object compiledMethodAt: #yourself", "Object>>#yourself"),
     # The system protects itself (every session of the image shares it)
     ("Object subclass: #OrderedCollection", "!Error"),
     ("Object subclass: #Foo. Object subclass: #Foo instanceVariableNames: 'a'. Foo new", "a Foo"),

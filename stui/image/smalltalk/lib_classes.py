@@ -149,6 +149,50 @@ def _source_code_at(vm: VM, cls: StClass, selector: Any) -> Any:
     return StString(method.source or f"{method.selector} <primitive>")
 
 
+@primitive("Behavior", ">>", "compiledMethodAt:")
+def _compiled_method_at(vm: VM, cls: StClass, selector: Any) -> Any:
+    method = cls.methods.get(as_text(vm, selector))
+    if method is None:
+        return vm.signal_error(
+            "KeyNotFound", f"key {print_string(vm, selector)} not found in MethodDictionary"
+        )
+    return Obj(vm.classes["CompiledMethod"], [], method)
+
+
+@primitive("CompiledMethod", "selector")
+def _method_selector(vm: VM, rcv: Obj) -> str:
+    return str(rcv.data.selector)
+
+
+@primitive("CompiledMethod", "methodClass")
+def _method_class(vm: VM, rcv: Obj) -> StClass:
+    return rcv.data.owner  # type: ignore[no-any-return]
+
+
+@primitive("CompiledMethod", "sourceCode")
+def _method_source(vm: VM, rcv: Obj) -> StString:
+    method = rcv.data
+    return StString(method.source or f"{method.selector} <primitive>")
+
+
+@primitive("CompiledMethod", "isPrimitive")
+def _method_is_primitive(vm: VM, rcv: Obj) -> bool:
+    return not rcv.data.source
+
+
+@primitive("CompiledMethod", "numArgs")
+def _method_num_args(vm: VM, rcv: Obj) -> int:
+    selector = rcv.data.selector
+    if selector and all(ch in "+-*/\\<>=~@%|&?," for ch in selector):
+        return 1
+    return int(selector.count(":"))
+
+
+@primitive("CompiledMethod", "valueWithReceiver:arguments:")
+def _method_run(vm: VM, rcv: Obj, receiver: Any, args: Obj) -> Any:
+    return rcv.data.fn(receiver, *args.data)
+
+
 @primitive("Behavior", "removeSelector:")
 def _remove_selector(vm: VM, cls: StClass, selector: Any) -> Any:
     method = cls.methods.get(as_text(vm, selector))

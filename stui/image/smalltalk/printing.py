@@ -316,6 +316,8 @@ class Printer:
             self.write(")")
         elif base == "SmalltalkImage":
             self.write("Smalltalk")
+        elif base == "CompiledMethod" and obj.data is not None:
+            self.write(f"{obj.data.owner.name}>>{symbol_print(obj.data.selector)}")
         elif base in ("Date", "Time", "DateAndTime") and obj.data is not None:
             from stui.image.smalltalk.lib_time import time_print
 

@@ -90,7 +90,7 @@ _CLASSES: tuple[tuple[str, str | None, tuple[str, ...], Kind | None, str], ...] 
     ("Message", "Object", ("selector", "args", "lookupClass"), None, "Kernel-Methods"),
     ("BlockClosure", "Object", (), Kind.NONE, "Kernel-Methods"),
     ("FullBlockClosure", "BlockClosure", (), None, "Kernel-Methods"),
-    ("CompiledMethod", "Object", (), Kind.NONE, "Kernel-Methods"),
+    ("CompiledMethod", "Object", (), None, "Kernel-Methods"),
     ("Stream", "Object", (), Kind.STREAM, "Collections-Streams"),
     ("PositionableStream", "Stream", (), None, "Collections-Streams"),
     ("WriteStream", "PositionableStream", (), None, "Collections-Streams"),
