@@ -524,6 +524,33 @@ class Repl:
         if self._evaluating:
             self._interrupt.set()
 
+    async def save_contexts(self) -> int:
+        """Runs in trio at quit: persist every image's active session and notes to the store.
+
+        The supervisor saves an image's context when the user switches away from it; quitting is
+        switching away from all of them, so the next run can restore where each image was.
+
+        Returns:
+            How many contexts were saved (0 without a store).
+        """
+        if self.store is None:
+            return 0
+        from stui.actors.persistence import save_context
+
+        saved = 0
+        for status in self.sup.images():
+            try:
+                actor = self.sup.actor(status.name)
+                if not actor.cache.image_id:
+                    continue
+                await save_context(
+                    self.store, actor.cache.image_id, actor.cache.preserve(now=time.time())
+                )
+                saved += 1
+            except Exception:  # a store or image problem must not keep the user from quitting
+                continue
+        return saved
+
     # ----------------------------------------------------------------------------------------------
     # The loop
 

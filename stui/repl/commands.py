@@ -93,6 +93,9 @@ async def images(repl: Repl, args: str) -> None:
             rows,
         )
     )
+    local = repl.local_image_names()
+    if local:
+        repl.notice("local images not connected: " + ", ".join(local) + " (:connect NAME)")
 
 
 @command(

@@ -303,6 +303,8 @@ async def _main(
         banner = _banner(backend)
     try:
         status = await repl.run(banner)
+        with contextlib.suppress(Exception):
+            await guest.run(repl.save_contexts)
     finally:
         if backend.local_images:
             repl.notice("stopping " + ", ".join(backend.local_images) + " …")

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+import trio
 
 import stui.repl.app as app_module
 from stui.config import load_config
@@ -158,6 +159,12 @@ def test_history_is_per_image_and_survives_a_restart(images: dict[str, ImageProc
         d.result("100 factorial printString size", "158")
         d.run(":use beta", "now on beta")
         d.result("'only on beta' size", "12")
+        assert d.repl is not None
+        beta_id = d.repl.images["beta"].image_id
+        beta_main = next(sid for sid, name in d.repl.session_choices if name == "main")
+    # quitting saved the context of the image we were on (its active session and notes) to the store
+    state = trio.run(load_state, beta_id, beta_main)
+    assert state["notes"]["last_source"] == "'only on beta' size"
     with ReplDriver(options) as d:
         wait_history_loaded(d, "alpha")
         d.type("\x1b[A\x1b[A\r")  # newest alpha entry is ":use beta"; the one before it
@@ -168,6 +175,13 @@ def test_history_is_per_image_and_survives_a_restart(images: dict[str, ImageProc
         wait_history_loaded(d, "beta")
         d.type("\x1b[A\r")
         d.wait_for("\n12\n")
+
+
+async def load_state(image_id: str, session_id: str) -> dict:
+    from stui.sessions import open_session_store
+
+    async with open_session_store() as store:
+        return await store.load_session_state(image_id, session_id)
 
 
 def wait_history_loaded(d: ReplDriver, image: str) -> None:
@@ -205,6 +219,7 @@ def test_connect_disconnect_and_a_lost_image(
     )
     try:
         with ReplDriver(make_options(images, names=("alpha",))) as d:
+            d.run(":images", "local images not connected: beta, gamma (:connect NAME)")
             # a local image, found through its connection file, by name
             d.run(":connect gamma", f"gamma: connected at {gamma.address}; :use gamma to switch")
             # an address, under a name of our choosing
