@@ -89,6 +89,10 @@ LIBRARY: list[Row] = [
         "10",
     ),
     ("[1/0] on: ZeroDivide do: 42", "42"),
+    ("[Error signal. 5] on: Error do: [:e | e resume: 7]", "!IllegalResumeAttempt"),
+    ("[(1/0) + 1] on: ZeroDivide do: [:e | e resume: 7]", "8"),
+    ("[(nil foo) + 1] on: MessageNotUnderstood do: [:e | e resume: 1]", "2"),
+    ("[Error new signal] on: Error do: [:e | e resume]", "!IllegalResumeAttempt"),
     # Class-side instance variables, Random, odds and ends
     (
         "Object subclass: #Counter instanceVariableNames: '' classVariableNames: '' package: 'T'. "

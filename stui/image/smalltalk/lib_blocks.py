@@ -249,12 +249,14 @@ def _retry(vm: VM, rcv: Obj) -> Any:
 
 @primitive("Exception", "resume:")
 def _resume(vm: VM, rcv: Obj, value: Any) -> Any:
+    if vm.send(rcv, "isResumable") is not True:
+        return vm.signal_error("IllegalResumeAttempt", f"{rcv.cls.name} is not resumable")
     raise HandlerResume(rcv, value)
 
 
 @primitive("Exception", "resume")
 def _resume_nil(vm: VM, rcv: Obj) -> Any:
-    raise HandlerResume(rcv, None)
+    return _resume(vm, rcv, None)
 
 
 @primitive("Exception", "pass", "outer")
@@ -282,6 +284,7 @@ def _is_resumable(vm: VM, rcv: Obj) -> bool:
     return (
         not rcv.cls.inherits_from(vm.classes["Error"])
         or rcv.cls.builtin_name == "MessageNotUnderstood"
+        or rcv.cls.inherits_from(vm.classes["ArithmeticError"])
     )
 
 

@@ -122,6 +122,7 @@ _CLASSES: tuple[tuple[str, str | None, tuple[str, ...], Kind | None, str], ...] 
     ("ModificationForbidden", "Error", (), None, "Kernel-Exceptions"),
     ("StackOverflow", "Error", (), None, "Kernel-Exceptions"),
     ("PrimitiveFailed", "Error", (), None, "Kernel-Exceptions"),
+    ("IllegalResumeAttempt", "Error", (), None, "Kernel-Exceptions"),
     ("Notification", "Exception", (), None, "Kernel-Exceptions"),
     ("Warning", "Exception", (), None, "Kernel-Exceptions"),
     ("ExceptionSet", "Object", ("exceptions",), None, "Kernel-Exceptions"),
