@@ -29,8 +29,8 @@ import signal
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
 
 import trio
 from prompt_toolkit import PromptSession
@@ -85,6 +85,10 @@ from stui.repl.status_line import (
 from stui.repl.style import repl_style
 from stui.repl.trio_guest import TrioGuest, TrioGuestStopped
 
+if TYPE_CHECKING:
+    from stui.actors.supervisor import Supervisor
+    from stui.sessions import SessionStore
+
 __all__ = ["Backend", "Repl"]
 
 #: How often the status snapshot behind the prompt and toolbar is refreshed (seconds).
@@ -106,8 +110,8 @@ class Backend:
         notices: things to tell the user at start-up (e.g. a recovered store, an image that failed).
     """
 
-    sup: Any
-    store: Any | None = None
+    sup: Supervisor
+    store: SessionStore | None = None
     local_images: tuple[str, ...] = ()
     notices: list[tuple[str, str]] = field(default_factory=list)
 
@@ -158,6 +162,7 @@ class Repl:
         self._memory_history = StoreHistory()
         self._interrupt = asyncio.Event()
         self._evaluating = False
+        self._command_task: asyncio.Future[None] | None = None
         self._local_cache: tuple[float, list[str]] = (0.0, [])
         #: images the user asked to disconnect: their DISCONNECTED event needs no notice
         self.disconnecting: set[str] = set()
@@ -168,7 +173,14 @@ class Repl:
     # Calling into trio
 
     async def call(self, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
-        """Await the trio function `fn(*args, **kwargs)` (a supervisor or store method) from asyncio."""
+        """Await the trio function `fn(*args, **kwargs)` (a supervisor or store method) from asyncio.
+
+        Raises:
+            TrioGuestStopped: stui is shutting down.
+            Exception: whatever `fn` raised.
+
+        Cancellation: cancelling the caller cancels `fn` in trio.
+        """
         return await self.guest.run(functools.partial(fn, *args, **kwargs))
 
     # ----------------------------------------------------------------------------------------------
@@ -523,6 +535,8 @@ class Repl:
         Call it on the REPL's loop (`loop.call_soon_threadsafe` from another thread)."""
         if self._evaluating:
             self._interrupt.set()
+        elif self._command_task is not None and not self._command_task.done():
+            self._command_task.cancel()  # a slow command (:connect to a dead address): give up
 
     async def save_contexts(self) -> int:
         """Runs in trio at quit: persist every image's active session and notes to the store.
@@ -565,13 +579,20 @@ class Repl:
         if source.startswith(":"):
             try:
                 command, args = self.commands.parse(source)
-                await command.handler(self, args)
+                self._command_task = asyncio.ensure_future(command.handler(self, args))
+                await self._command_task
+            except asyncio.CancelledError:
+                if not self._command_task or not self._command_task.cancelled():
+                    raise  # the REPL itself is being cancelled
+                self.notice(f"{source.split()[0]} cancelled", "warn")
             except CommandError as exc:
                 self.notice(str(exc), "bad")
             except StuiError as exc:
                 self.print(self.error_fragments(exc, None, self.current))
             except TrioGuestStopped:
                 self.notice("stui is shutting down", "bad")
+            finally:
+                self._command_task = None
             await self.refresh_quietly()
             return
         await self.evaluate(text, mode)
@@ -655,7 +676,6 @@ class Repl:
 
 
 def _with_status(status: ImageConnectionStatus, new: ConnectionStatus) -> ImageConnectionStatus:
-    from dataclasses import replace
 
     return replace(status, status=new)
 
@@ -663,6 +683,5 @@ def _with_status(status: ImageConnectionStatus, new: ConnectionStatus) -> ImageC
 def _with_health(
     status: ImageConnectionStatus, health: Any, rtt: float | None
 ) -> ImageConnectionStatus:
-    from dataclasses import replace
 
     return replace(status, health=health, rtt=rtt if rtt is not None else status.rtt)

@@ -277,6 +277,15 @@ def test_start_up_with_an_unreachable_image_still_opens_the_rest(
     with ReplDriver(options) as d:
         assert "could not connect to ghost" in d.text()
         d.result("1 + 1", "2")
+        # Ctrl-C gives up on a slow command: nothing of it stays behind
+        d.type(f":connect tcp://127.0.0.1:{free_port()} as ghost2\r")
+        d.wait_for("as ghost2\n")
+        time.sleep(0.3)
+        assert d.repl is not None
+        d.call_in_loop(d.repl.request_interrupt)
+        d.wait_for(":connect cancelled")
+        d.result("1 + 2", "3")
+        assert "ghost2" not in d.repl.images
 
 
 def test_eval_timeout_interrupts_and_late_results_print_above_the_prompt(
