@@ -164,6 +164,18 @@ class ReplDriver:
                 raise AssertionError(f"the prompt is {now!r}, not {expected!r}")
             time.sleep(0.01)
 
+    def wait_until(self, condition: Any, timeout: float = WAIT_TIMEOUT) -> None:
+        end = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > end:
+                raise AssertionError(f"condition never became true:\n{self.text()[self._mark :]}")
+            time.sleep(0.01)
+
+    def wait_until_evaluating(self) -> None:
+        """Wait until an evaluation is running (so Ctrl-C means "interrupt", not "clear the line")."""
+        self.wait_until(lambda: self.repl is not None and self.repl._evaluating)
+        time.sleep(0.2)  # and has reached the image
+
     def call_in_loop(self, fn: Any, *args: Any) -> None:
         assert self.loop is not None
         self.loop.call_soon_threadsafe(fn, *args)

@@ -84,14 +84,17 @@ def test_a_newcomer_session_in_a_real_terminal(tmp_path: Path) -> None:
         term.enter(":use beta")
         term.wait_for("now on beta:main")
         term.enter("x")
-        term.wait_for("\nnil\n")  # beta has its own workspace: no x there
+        term.enter("'sentinel' size")
+        answer = term.wait_for("\n8\n")
+        assert "\n42\n" not in answer  # beta has its own workspace: no x there (nil, or an error)
         term.enter(":use alpha")
         term.wait_for("now on alpha:main")
         term.enter("x")
         term.wait_for("\n42\n")
 
         term.enter("[true] whileTrue")
-        time.sleep(1.0)  # let it spin
+        term.wait_for("whileTrue\n")  # accepted: the evaluation is under way
+        time.sleep(0.5)  # let it spin
         child.sendintr()  # Ctrl-C from the terminal: SIGINT
         term.wait_for("Interrupted")
         term.enter("x + 1")
