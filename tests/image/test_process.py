@@ -20,6 +20,7 @@ from stui.protocol import (
     Pong,
 )
 
+from stui import cli
 from stui.image.connection_file import find_connection_files, pid_alive, read_connection_file
 from stui.image.launcher import (
     ImageStartError,
@@ -56,6 +57,7 @@ async def test_serve_over_zmq_and_ws_then_stop_cleanly(runtime_dir, zmq_context,
         welcome = await by_ws.hello()
         assert welcome.instance_id == image.instance_id
         assert await evaluate(by_ws, "6 * 7") == "42"
+        image.freeze()  # stop() thaws a frozen image before asking it to stop
         with trio.fail_after(20):
             assert await image.stop() == 0
         for client in (by_zmq, by_ws):
@@ -96,6 +98,8 @@ async def test_kill_leaves_a_stale_file_and_freeze_stops_answers(runtime_dir, zm
         assert await image.wait() == -signal.SIGKILL
         (stale,) = find_connection_files(runtime_dir)
         assert stale.stale and stale.pid == image.pid
+        assert cli.main(["image", "list"]) == 0  # reports it stale and removes it
+        assert find_connection_files(runtime_dir) == []
         await client.aclose()
     finally:
         image.kill()
