@@ -267,7 +267,7 @@ class Repl:
             try:
                 active = sup.active_session(current)
                 for record in sup.sessions(current):
-                    choices.append((record.session_id, record.name or "session"))
+                    choices.append((record.session_id, record.name))
                     if active is not None and record.session_id == active:
                         label = record.name or record.session_id[:8]
                 if active is not None and not label:

@@ -324,7 +324,7 @@ async def session(repl: Repl, args: str) -> None:
 
 def _expand_session(repl: Repl, prefix: str) -> str:
     """A session's name, or a unique prefix of its id (as the prompt shows it), stands for its id."""
-    named = [sid for sid, name in repl.session_choices if name == prefix]
+    named = [sid for sid, name in repl.session_choices if name and name == prefix]
     if len(named) == 1:
         return named[0]
     matches = [sid for sid, _ in repl.session_choices if sid.startswith(prefix)]

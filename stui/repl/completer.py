@@ -142,7 +142,7 @@ class ReplCompleter(Completer):
             case ArgKind.SESSION_ACTION if position == 0:
                 return [(action, "session") for action in SESSION_ACTIONS]
             case ArgKind.SESSION_ACTION if position == 1 and words[0] in ("attach", "close"):
-                return [(sid, label) for sid, label in self.session_ids()]
+                return [(sid, name or "session") for sid, name in self.session_ids()]
             case _:
                 return []
 
