@@ -36,12 +36,19 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
 from typing import Any
 
 import trio
 
 import stui
+from stui.image.client_state import (
+    ClientConnection,
+    InFlight,
+    ServerStats,
+    abandon_evaluation,
+    cancel_request,
+    leave_queue,
+)
 from stui.image.config import ImageServerConfig
 from stui.image.inspection import InspectRun
 from stui.image.sessions import Session, SessionLimitReached, SessionTable
@@ -84,61 +91,10 @@ from stui.protocol import (
     encode,
 )
 
-__all__ = ["CAPABILITIES", "DIALECT", "ClientConnection", "RequestDispatcher", "ServerStats"]
+__all__ = ["CAPABILITIES", "DIALECT", "RequestDispatcher"]
 
 DIALECT = "stui-smalltalk"
 CAPABILITIES = ("sessions", "interrupt", "inspect", "complete", "transcript", "time-budget")
-
-
-@dataclass(slots=True)
-class ServerStats:
-    """Counters shown in `SystemInfoReply.metadata` (as decimal strings)."""
-
-    frames_received: int = 0
-    frames_rejected: int = 0
-    frames_dropped: int = 0
-    frames_unsent: int = 0
-    requests_refused: int = 0
-    evaluations: int = 0
-    sessions_expired: int = 0
-
-    def as_metadata(self) -> tuple[tuple[str, str], ...]:
-        return tuple((name, str(getattr(self, name))) for name in self.__slots__)  # type: ignore[attr-defined]
-
-
-@dataclass(eq=False, slots=True)
-class _InFlight:
-    """A request of one connection that runs in its own task (Evaluate, Inspect, Complete)."""
-
-    scope: trio.CancelScope = field(default_factory=trio.CancelScope)
-    evaluation: Any = None
-    stop_reason: str | None = None
-    #: Set when this request reaches the head of its session's queue.
-    turn: trio.Event = field(default_factory=trio.Event)
-
-
-@dataclass(eq=False, slots=True)
-class ClientConnection:
-    """One client connection: a ZeroMQ identity or one WebSocket.
-
-    Attributes:
-        key: the transport's name for the peer, e.g. ("zmq", identity) or ("ws", 7).
-        deliver: queues one encoded frame to the peer without waiting; returns False when it had to
-            drop it (the transport's queue is full or closed).
-        client_id: the `Hello.client_id`, None until the client said Hello.
-        version: the protocol version agreed in the handshake.
-        in_flight: request id → the running or waiting request, for Interrupt and the in-flight limit.
-        slice_lock: evaluations of this connection take turns on it, one slice each.
-        last_seen: trio clock reading of the last frame from this peer.
-    """
-
-    key: Hashable
-    deliver: Callable[[bytes], bool]
-    client_id: str | None = None
-    version: int = 0
-    in_flight: dict[int, _InFlight] = field(default_factory=dict)
-    slice_lock: trio.Lock = field(default_factory=trio.Lock)
-    last_seen: float = 0.0
 
 
 class RequestDispatcher:
@@ -196,7 +152,7 @@ class RequestDispatcher:
         """
         self._forget(conn)
         for record in conn.in_flight.values():
-            _cancel(record)
+            cancel_request(record)
 
     def handle_frame(self, conn: ClientConnection, data: bytes) -> None:
         """Decode one frame from `conn` and answer it (now, or from a task it starts). Never raises."""
@@ -462,7 +418,7 @@ class RequestDispatcher:
             return
         self.sessions.remove(sid)
         for record in list(session.queue):  # its running and waiting evaluations end Interrupted
-            _cancel(record)
+            cancel_request(record)
         self._send(conn, rid, SessionClosed(session_id=sid))
 
     def _session(self, sid: str, client_id: str) -> Session | None:
@@ -516,7 +472,7 @@ class RequestDispatcher:
         if session is None:
             self._send(conn, rid, _no_session(msg.session_id))
             return
-        record = _InFlight()
+        record = InFlight()
         conn.in_flight[rid] = record
         session.busy += 1
         if isinstance(msg, Evaluate | Inspect):  # both run Smalltalk (printOn: may be user code)
@@ -531,7 +487,7 @@ class RequestDispatcher:
         rid: int,
         msg: Evaluate | Inspect | Complete,
         session: Session,
-        record: _InFlight,
+        record: InFlight,
     ) -> None:
         reply: Any = None
         try:
@@ -552,14 +508,14 @@ class RequestDispatcher:
         except Exception as e:
             reply = Error(code=ErrorCode.INTERNAL_ERROR, message=f"{type(e).__name__}: {e}")
         finally:
-            _leave_queue(session, record)
+            leave_queue(session, record)
             session.busy -= 1
             session.touch(wall=time.time(), now=trio.current_time())
             conn.in_flight.pop(rid, None)
             if record.evaluation is not None:
                 # Cancelled mid-evaluation (server stopping, connection gone): unwind it now (its
                 # ensure: blocks run) rather than whenever the garbage collector gets to it.
-                _abandon(record.evaluation)
+                abandon_evaluation(record.evaluation)
         if reply is not None:
             self._send(conn, rid, reply)
 
@@ -568,7 +524,7 @@ class RequestDispatcher:
         conn: ClientConnection,
         rid: int,
         session: Session,
-        record: _InFlight,
+        record: InFlight,
         source: str | int,
         budget: float,
     ) -> tuple[Any, float] | Error:
@@ -621,7 +577,7 @@ class RequestDispatcher:
         return outcome, elapsed
 
     async def _evaluate(
-        self, conn: ClientConnection, rid: int, msg: Evaluate, session: Session, record: _InFlight
+        self, conn: ClientConnection, rid: int, msg: Evaluate, session: Session, record: InFlight
     ) -> EvalResult | Error:
         budget = msg.time_budget if msg.time_budget is not None else self.config.eval_time_budget
         result = await self._run_smalltalk(conn, rid, session, record, msg.source, budget)
@@ -642,7 +598,7 @@ class RequestDispatcher:
         return Error(code=ErrorCode.INTERNAL_ERROR, message=f"evaluator returned {outcome!r}")
 
     async def _inspect(
-        self, conn: ClientConnection, rid: int, msg: Inspect, session: Session, record: _InFlight
+        self, conn: ClientConnection, rid: int, msg: Inspect, session: Session, record: InFlight
     ) -> Inspection | Error:
         handle = msg.handle
         if msg.expression is not None:
@@ -692,47 +648,7 @@ class RequestDispatcher:
             self._send(conn, rid, InterruptAck(target_id=target, was_running=False))
             return
         self._send(conn, rid, InterruptAck(target_id=target, was_running=True))
-        _cancel(record)
-
-
-def _interrupt_quietly(evaluation: Any, reason: str) -> None:
-    try:
-        evaluation.interrupt(reason)
-    except Exception:
-        pass
-
-
-def _cancel(record: _InFlight) -> None:
-    """Stop a request wherever it is: a running evaluation at its next slice, a waiting one now."""
-    if record.stop_reason is None:
-        record.stop_reason = "Interrupted"
-    if record.evaluation is not None:
-        _interrupt_quietly(record.evaluation, "Interrupted")
-    else:
-        record.scope.cancel()
-
-
-def _leave_queue(session: Session, record: _InFlight) -> None:
-    """Take `record` out of its session's queue; wake the next one if it was running."""
-    queue = session.queue
-    if not queue:
-        return
-    if queue[0] is record:
-        queue.popleft()
-        if queue:
-            queue[0].turn.set()
-        return
-    try:
-        queue.remove(record)
-    except ValueError:
-        pass
-
-
-def _abandon(evaluation: Any) -> None:
-    try:
-        evaluation.close()
-    except Exception:
-        pass
+        cancel_request(record)
 
 
 def _no_session(sid: str) -> Error:

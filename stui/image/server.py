@@ -34,13 +34,14 @@ import zmq
 
 from stui import paths
 from stui.actors.zmq_trio import ZmqSocket, new_context
+from stui.image.client_state import ClientConnection
 from stui.image.config import ImageServerConfig, ImageServerInfo
 from stui.image.connection_file import (
     load_or_create_image_id,
     remove_connection_file,
     write_connection_file,
 )
-from stui.image.dispatcher import ClientConnection, RequestDispatcher
+from stui.image.dispatcher import RequestDispatcher
 from stui.image.router import RouterLoop
 
 __all__ = ["serve_image"]
