@@ -357,7 +357,11 @@ class Repl:
                 if old is not ConnectionStatus.UNKNOWN:
                     self.notice(f"{name} is connected again{why}")
             case ConnectionStatus.RECONNECTING:
-                self.notice(f"{name}: link lost, reconnecting{why}", "warn")
+                text = f"{name}: link lost, reconnecting{why}"
+                other = self.next_image(exclude=name) if name == self.current else None
+                if other:
+                    text += f"; :use {other} to go on there meanwhile"
+                self.notice(text, "warn")
             case ConnectionStatus.DISCONNECTED if name in self.disconnecting:
                 self.disconnecting.discard(name)
             case ConnectionStatus.DISCONNECTED | ConnectionStatus.FAILED:

@@ -105,7 +105,11 @@ async def images(repl: Repl, args: str) -> None:
     args=ArgKind.IMAGE,
 )
 async def use(repl: Repl, args: str) -> None:
-    name = _one_name(args, ":use NAME")
+    words = split_args(args, ":use NAME")
+    if len(words) != 1:
+        known = f" (images: {', '.join(repl.images)})" if repl.images else ""
+        raise CommandError(f"usage: :use NAME{known}")
+    name = words[0]
     if name not in repl.images:
         await repl.refresh()
     if name not in repl.images:

@@ -85,7 +85,7 @@ def test_images_switching_isolation_and_mistakes(images: dict[str, ImageProcess]
         d.result("x", "42")
         d.run(":use gamma", "no image called 'gamma'; images: alpha, beta")
         d.run(":uze beta", "unknown command :uze; did you mean :use?")
-        d.run(":use", "usage: :use NAME")
+        d.run(":use", "usage: :use NAME (images: alpha, beta)")
         d.run(":session frobnicate", "usage: :session new [NAME]")
         d.run(":cleanup", "usage: :cleanup NAME [--force] [--keep-active]")
         d.run(":help use", "switch image (its session and context come back)")
@@ -230,6 +230,7 @@ def test_connect_disconnect_and_a_lost_image(
             # the image dies: the REPL says so above the prompt and the prompt shows it
             gamma.kill()
             d.wait_for("gamma: link lost, reconnecting")
+            d.wait_for("; :use alpha to go on there meanwhile")
             d.wait_for_prompt("gamma:main ◐> ")
             out = d.output_of("3 + 4")
             assert "gamma" in out and "7" not in out.split("3 + 4")[-1]
