@@ -2,27 +2,31 @@
 
 An image actor lets any number of tasks make requests at once over one link. Each request becomes a
 `Call`: a fresh request id, the message, and a one-shot slot for its outcome. The caller registers the
-call in the table, posts it to the mailbox and waits on the slot; the actor's writer task takes calls
-out of the mailbox (skipping those already failed or abandoned) and sends them; the reader task
-completes the call whose id a reply carries. So:
+call in the table, hands it to the link itself (the `send` function the actor passes: encode, then
+queue the frame in the transport, whose own outbox is the backlog) and waits on the slot; the actor's
+reader completes the call whose id a reply carries. So:
 
 - a reply for an id nobody waits for any more (the caller timed out or was cancelled) is *late*: it
   is dropped and counted, never delivered to another caller;
 - failing the whole table at once (`fail_all`, when the link is lost) wakes every caller immediately,
-  including those whose calls were still waiting in the mailbox;
-- the mailbox also carries the actor's stop message (a `DisconnectImage`), behind the calls already
-  posted.
+  including those still waiting for room in the transport's outbox.
+
+There used to be a mailbox here and a writer task that took calls out of it and sent them. The
+transports already accept sends from any number of tasks, so that task was one more hand-off per
+request (two scheduler rounds on a round trip that takes only a few) without buying anything: the
+caller sending its own frame keeps the same cancellation promise ("cancelled before it was queued: not
+sent") and backpressure comes from the transport's bounded outbox.
 
 No I/O here: the table only touches trio primitives, so it is exercised through the actor's tests.
 """
 
 from __future__ import annotations
 
-import math
-from collections.abc import Callable
+import contextlib
+from collections.abc import Awaitable, Callable
 
 import trio
-from stui.protocol import DisconnectImage, Reply, Request
+from stui.protocol import Reply, Request
 
 from .errors import RequestTimeout
 
@@ -59,17 +63,16 @@ class Call:
 
 
 class CallTable:
-    """The pending table and mailbox of one actor (see the module docstring).
+    """The pending table of one actor (see the module docstring).
 
     Attributes:
         late_replies: replies that arrived for calls nobody waits for any more.
     """
 
-    def __init__(self, mailbox_size: int = 256) -> None:
+    def __init__(self) -> None:
         self.late_replies = 0
         self._next_id = 0
         self._pending: dict[int, Call] = {}
-        self._send, self._receive = trio.open_memory_channel[Call | DisconnectImage](mailbox_size)
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -83,13 +86,21 @@ class CallTable:
         """The ids of pending calls whose message is a `kind`."""
         return [c.request_id for c in self._pending.values() if isinstance(c.message, kind)]
 
-    async def call(self, message: Request, timeout: float | None, what: str) -> Reply:
-        """Register a call, post it to the mailbox and wait for its outcome.
+    async def call(
+        self,
+        message: Request,
+        timeout: float | None,
+        what: str,
+        send: Callable[[Call], Awaitable[None]],
+    ) -> Reply:
+        """Register a call, hand it to `send` and wait for its outcome.
 
         Args:
             message: the request.
-            timeout: seconds to wait; None waits until the call completes or fails.
+            timeout: seconds to wait (sending included); None waits until the call completes or fails.
             what: names the image in the timeout's message.
+            send: encodes the call and queues its frame on the link; it may instead fail the call
+                (`Call.fail` or `fail_all`), which the caller then sees.
 
         Returns:
             The reply (an `Error` reply too: interpreting it is the caller's business).
@@ -98,14 +109,15 @@ class CallTable:
             RequestTimeout: `timeout` ran out; the call is abandoned and its late reply dropped.
             Exception: whatever the call was failed with (`ImageDisconnected` on link loss, ...).
 
-        Cancellation: the call is abandoned: not sent if it was still in the mailbox, and its reply
+        Cancellation: the call is abandoned: not sent if `send` had not queued it yet, and its reply
         dropped otherwise.
         """
         call = Call(self.new_id(), message)
         self._pending[call.request_id] = call
         try:
-            with trio.fail_after(math.inf if timeout is None else timeout):
-                await self._send.send(call)
+            # No cancel scope at all without a timeout: most calls (the REPL's, the bench's) have none.
+            with contextlib.nullcontext() if timeout is None else trio.fail_after(timeout):
+                await send(call)
                 await call.done.wait()
         except trio.TooSlowError:
             raise RequestTimeout(
@@ -118,27 +130,6 @@ class CallTable:
             raise call.error
         assert call.reply is not None
         return call.reply
-
-    async def next_outgoing(self) -> Call | DisconnectImage:
-        """The next call to send (skipping failed and abandoned ones), or a stop message.
-
-        Cancellation: safe; nothing is taken out of the mailbox when cancelled.
-        """
-        while True:
-            item = await self._receive.receive()
-            match item:
-                case Call() if item.done.is_set() or self._pending.get(item.request_id) is not item:
-                    continue
-                case _:
-                    return item
-
-    def post_stop(self, message: DisconnectImage) -> bool:
-        """Queue a stop message behind the calls already posted. False when the mailbox is full."""
-        try:
-            self._send.send_nowait(message)
-        except trio.WouldBlock:
-            return False
-        return True
 
     def complete(self, request_id: int, reply: Reply) -> bool:
         """Deliver a reply. Returns False (and counts it late) when nobody waits for that id."""

@@ -2,15 +2,15 @@
 
 Theory of operation. `ImageActor.serve()` loops over *connections*. Each connection is:
 
-    open transport → Hello/Welcome handshake → reader + writer tasks → re-attach (or create) sessions
+    open transport → Hello/Welcome handshake → reader task → re-attach (or create) sessions
     → CONNECTED (and, the first time, `task_status.started(actor)`) → heartbeat task
 
-Requests come from any task through `request()`: the caller registers a `Call` (actors/calls.py) under a fresh id
-in the pending table, puts it in the mailbox, and waits for its reply slot. The writer task is the only
-one that sends: it takes calls out of the mailbox, encodes them (signed when the image has a key) and
-hands them to the transport. The reader task is the only one that receives: it decodes each frame (never
-trusting it: a bad frame is counted and dropped, or fails just the request it names), completes the
-pending call with the same id, and turns image events into control events on the bus. Many requests are
+Requests come from any task through `request()`: the caller registers a `Call` (actors/calls.py) under a
+fresh id in the pending table, encodes it (signed when the image has a key) and queues the frame on the
+transport itself (every transport takes sends from any number of tasks), then waits for its reply slot.
+The reader task is the only one that receives: it decodes each frame (never trusting it: a bad frame is
+counted and dropped, or fails just the request it names), completes the pending call with the same id,
+and turns image events into control events on the bus. Many requests are
 in flight at once; each caller may put its own timeout on its wait, and a reply that comes after the
 caller gave up is dropped.
 
@@ -23,7 +23,7 @@ re-attaches every cached session, re-creates those the image lost (keeping their
 publishes `ImageRestarted` with the lost ids plus one `SessionOrphaned` per lost session.
 
 What ends `serve()`:
-- a stop request (`stop()`, or `DisconnectImage` in the mailbox): it returns normally (a clean stop; the
+- a stop request (`stop()`): it returns normally (a clean stop; the
   supervisor does not restart it);
 - `ImageFailed`: the image refused us for good (no common protocol version, wrong signing key);
 - `ImageDisconnected` when `fail_fast` is set and the very first connection could not be made;
@@ -54,7 +54,6 @@ from stui.protocol import (
     ConnectionHealth,
     ConnectionStatus,
     CreateSession,
-    DisconnectImage,
     Error,
     ErrorCode,
     EvalMode,
@@ -133,7 +132,8 @@ class ActorSettings:
         reconnect_initial: first reconnection delay in seconds (nominal; jittered).
         reconnect_max: cap on the reconnection delay.
         max_message_size: largest frame sent or accepted, in bytes.
-        mailbox_size: calls that may wait for the writer before callers block.
+        mailbox_size: no longer used (callers queue their frames on the transport, whose outbox is
+            the bound); kept so existing settings still construct.
         client_name: sent in Hello.
         client_version: sent in Hello.
     """
@@ -215,9 +215,11 @@ class ImageActor:
         self._store = store
         self._zmq_context = zmq_context
         self._open_link_factory = open_link
-        self._calls = CallTable(self.settings.mailbox_size)
-        self._link_up = False  # the reader/writer of a connection are running
+        self._calls = CallTable()
+        self._link_up = False  # a connection's reader is running and requests may be sent
+        self._transport: Any = None  # the connection's transport while the link is up
         self._conn_scope: trio.CancelScope | None = None  # the connection's tasks
+        self._conn_nursery: trio.Nursery | None = None
         self._link_scope: trio.CancelScope | None = None  # the connection and its transport
         self._serve_scope: trio.CancelScope | None = None
         self._lost_reason: str | None = None
@@ -289,10 +291,14 @@ class ImageActor:
                 )
 
     def stop(self) -> None:
-        """Ask the actor to stop: a `DisconnectImage` for the writer when connected, else cancel the
-        reconnect wait. `serve()` then returns. Idempotent; never blocks."""
+        """Ask the actor to stop: when connected, fail what is pending and end the connection's tasks
+        (the transport is then closed gracefully); otherwise cancel the connect or reconnect wait.
+        `serve()` then returns. Idempotent; never blocks."""
         self._stop_requested = True
-        if self._link_up and self._calls.post_stop(DisconnectImage(image_id=self.name)):
+        if self._link_up and self._conn_scope is not None:
+            self._link_up = False
+            self._fail_pending(f"image {self.name!r} disconnected")
+            self._conn_scope.cancel()
             return
         if self._conn_scope is not None:
             self._conn_scope.cancel()
@@ -313,9 +319,10 @@ class ImageActor:
                 try:
                     async with trio.open_nursery() as nursery:
                         self._conn_scope = nursery.cancel_scope
+                        self._conn_nursery = nursery
+                        self._transport = transport
                         self._link_up = True
                         nursery.start_soon(self._reader, transport)
-                        nursery.start_soon(self._writer, transport)
                         try:
                             await self._after_welcome(welcome)
                         except ImageDisconnected:  # the link dropped while setting up
@@ -332,6 +339,8 @@ class ImageActor:
                 finally:
                     self._link_up = False
                     self._conn_scope = None
+                    self._conn_nursery = None
+                    self._transport = None
         self._link_scope = None
         return started
 
@@ -488,32 +497,45 @@ class ImageActor:
     # The connection's tasks
 
     async def _reader(self, transport: Any) -> None:
-        while True:
-            try:
-                data = await transport.receive()
-            except TransportClosed as exc:
-                self._lose_link(f"transport closed: {exc}")
-                return
-            except RemoteProtocolError as exc:  # e.g. a text WebSocket message
-                self.bad_frames += 1
-                log.debug("image %s: bad message dropped: %s", self.name, exc)
-                continue
-            try:
-                frame = decode(data, key=self.spec.key, max_size=self.settings.max_message_size)
-            except RemoteProtocolError as exc:
-                self.bad_frames += 1
-                log.debug("image %s: bad frame dropped: %s", self.name, exc)
-                if exc.request_id:
-                    self._calls.fail(
-                        exc.request_id,
-                        ImageProtocolError(f"image {self.name!r} sent a bad reply: {exc}"),
-                    )
-                continue
-            self._dispatch(frame.request_id, frame.message)
-            if isinstance(frame.message, SessionExpired):
-                await self._persist(
-                    persistence.orphan_session, self.cache.image_id, frame.message.session_id
+        """Feed every incoming frame to `_on_message` until the link closes.
+
+        stui's transports do it with `receive_into` (for ZeroMQ the socket's owning task then calls
+        `_on_message` itself, one task switch less per reply); a transport from an embedder's
+        `open_link` may have only `receive`.
+        """
+        receive_into = getattr(transport, "receive_into", None)
+        try:
+            if receive_into is not None:
+                await receive_into(self._on_message)
+            while True:
+                try:
+                    data = await transport.receive()
+                except RemoteProtocolError as exc:
+                    self._on_message(exc)
+                else:
+                    self._on_message(data)
+        except TransportClosed as exc:
+            self._lose_link(f"transport closed: {exc}")
+
+    def _on_message(self, data: bytes | RemoteProtocolError) -> None:
+        """One message from the image: decode it (never trusting it) and dispatch it. Synchronous, and
+        never raises for anything the image sent: it may run inside the transport's own task."""
+        if isinstance(data, RemoteProtocolError):  # e.g. a text WebSocket message
+            self.bad_frames += 1
+            log.debug("image %s: bad message dropped: %s", self.name, data)
+            return
+        try:
+            frame = decode(data, key=self.spec.key, max_size=self.settings.max_message_size)
+        except RemoteProtocolError as exc:
+            self.bad_frames += 1
+            log.debug("image %s: bad frame dropped: %s", self.name, exc)
+            if exc.request_id:
+                self._calls.fail(
+                    exc.request_id,
+                    ImageProtocolError(f"image {self.name!r} sent a bad reply: {exc}"),
                 )
+            return
+        self._dispatch(frame.request_id, frame.message)
 
     def _dispatch(self, request_id: int, message: Any) -> None:
         match message:
@@ -524,6 +546,10 @@ class ImageActor:
                     )
                 )
             case SessionExpired(session_id=sid, reason=reason):
+                if self._store is not None and self._conn_nursery is not None:
+                    self._conn_nursery.start_soon(
+                        self._persist, persistence.orphan_session, self.cache.image_id, sid
+                    )
                 self.cache.mark_orphaned(sid)
                 self._publish(
                     SessionOrphaned(
@@ -537,27 +563,32 @@ class ImageActor:
             case _:  # a Request from the image, or a control message: not for a client
                 self.bad_frames += 1
 
-    async def _writer(self, transport: Any) -> None:
-        while True:
-            item = await self._calls.next_outgoing()
-            match item:
-                case DisconnectImage():
-                    self._fail_pending(f"image {self.name!r} disconnected")
-                    if self._conn_scope is not None:
-                        self._conn_scope.cancel()
-                    return
-                case Call() as call:
-                    try:
-                        data = encode(call.message, request_id=call.request_id, key=self.spec.key)
-                        await transport.send(data)
-                    except TransportClosed as exc:
-                        self._lose_link(f"transport closed: {exc}")
-                        return
-                    except (LocalProtocolError, TransportError, ValueError) as exc:
-                        self._calls.fail(
-                            call.request_id,
-                            ImageProtocolError(f"cannot send {type(call.message).__name__}: {exc}"),
-                        )
+    async def _send_call(self, call: Call) -> None:
+        """Encode a call and queue its frame on the link, in the caller's own task.
+
+        A call that cannot be encoded or is too large fails alone; a closed transport loses the link
+        (which fails every pending call, this one included).
+        """
+        transport = self._transport
+        if transport is None or not self._link_up:
+            call.fail(ImageDisconnected(f"image {self.name!r} is not connected"))
+            return
+        try:
+            data = encode(call.message, request_id=call.request_id, key=self.spec.key)
+            send_nowait = getattr(transport, "send_nowait", None)  # an embedder's may have none
+            try:
+                if send_nowait is None:
+                    raise trio.WouldBlock
+                # No yield when there is room: the caller waits for the reply right after.
+                send_nowait(data)
+            except trio.WouldBlock:
+                await transport.send(data)
+        except TransportClosed as exc:
+            if transport is self._transport:  # not a transport an earlier connection left behind
+                self._lose_link(f"transport closed: {exc}")
+            call.fail(ImageDisconnected(f"image {self.name!r}: transport closed: {exc}"))
+        except (LocalProtocolError, TransportError, ValueError) as exc:
+            call.fail(ImageProtocolError(f"cannot send {type(call.message).__name__}: {exc}"))
 
     async def _heartbeat(self) -> None:
         self._policy.reset()
@@ -639,7 +670,7 @@ class ImageActor:
     async def _send_and_wait(self, message: Request, timeout: float | None) -> Reply:
         if not self._link_up:
             raise ImageDisconnected(f"image {self.name!r} is not connected")
-        return await self._calls.call(message, timeout, f"image {self.name!r}")
+        return await self._calls.call(message, timeout, f"image {self.name!r}", self._send_call)
 
     def _session_for(self, session: str | None) -> str:
         sid = session or self.cache.active

@@ -34,15 +34,16 @@ ZeroMQ choices for the client DEALER socket (the actor's link to one image), and
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import NoReturn
 
 import trio
 import zmq
 from stui.protocol import RemoteProtocolError
 
 from .errors import MessageTooLarge, TransportClosed, TransportConnectError, UnsupportedAddress
-from .websocket import WsTransport, collapse_single_group, open_ws_transport
+from .websocket import WsTransport, collapse_single_group, open_ws_transport, receive_loop
 from .zmq_trio import DEFAULT_MAX_MESSAGE_SIZE, ZmqPump, ZmqSocket, new_context
 
 __all__ = [
@@ -58,6 +59,10 @@ __all__ = [
 RECONNECT_IVL_MS = 100
 RECONNECT_IVL_MAX_MS = 2000
 HWM = 1000
+
+
+def _multipart_error(parts: list[bytes]) -> RemoteProtocolError:
+    return RemoteProtocolError(f"expected a 1-part ZeroMQ message, got {len(parts)} parts")
 
 
 class ZmqTransport:
@@ -106,6 +111,51 @@ class ZmqTransport:
             raise TransportClosed(f"transport to {self.address} is closed")
         await self._pump.send((data,))
 
+    def send_nowait(self, data: bytes) -> None:
+        """Queue one frame for the image without waiting (no yield: the caller is about to wait for
+        the reply anyway, and a yield here is one more scheduler round per request).
+
+        Args:
+            data: the frame.
+
+        Raises:
+            trio.WouldBlock: the outbox is full (nothing was queued; use `send`).
+            MessageTooLarge: `data` is over `max_message_size`.
+            TransportClosed: the transport is closed.
+        """
+        if len(data) > self.max_message_size:
+            raise MessageTooLarge(f"{len(data)} bytes > max_message_size {self.max_message_size}")
+        if self._closed:
+            raise TransportClosed(f"transport to {self.address} is closed")
+        self._pump.send_nowait((data,))
+
+    async def receive_into(
+        self, handler: Callable[[bytes | RemoteProtocolError], None]
+    ) -> NoReturn:
+        """Hand every frame from the image to `handler` until the link closes, instead of `receive`.
+
+        The handler is called synchronously by the task that owns the socket, as each frame comes out
+        of it (`ZmqPump.deliver_to`): no task switch between the socket and the handler. A multipart
+        message reaches it as a `RemoteProtocolError`. The handler must not block or raise (an
+        exception ends the link and comes out of `open_transport`). Call it from one task, once.
+
+        Raises:
+            TransportClosed: the link is gone.
+
+        Cancellation: safe; frames that arrive afterwards wait for `receive` again.
+        """
+        if self._closed:
+            await trio.lowlevel.checkpoint()
+            raise TransportClosed(f"transport to {self.address} is closed")
+
+        def on_message(parts: list[bytes]) -> None:
+            if len(parts) == 1:
+                handler(parts[0])
+            else:
+                handler(_multipart_error(parts))
+
+        await self._pump.deliver_to(on_message)
+
     async def receive(self) -> bytes:
         """Wait for the next frame from the image.
 
@@ -124,7 +174,7 @@ class ZmqTransport:
             raise TransportClosed(f"transport to {self.address} is closed")
         parts = await self._pump.receive()
         if len(parts) != 1:
-            raise RemoteProtocolError(f"expected a 1-part ZeroMQ message, got {len(parts)} parts")
+            raise _multipart_error(parts)
         return parts[0]
 
     def _close(self) -> None:
@@ -192,6 +242,35 @@ class MemoryTransport:
             raise TransportClosed("memory transport is closed") from None
         except trio.BrokenResourceError:
             raise TransportClosed("the other end of the memory transport is closed") from None
+
+    def send_nowait(self, data: bytes) -> None:
+        """Send one message to the other end without waiting.
+
+        Raises:
+            trio.WouldBlock: the other end's buffer is full.
+            MessageTooLarge: `data` is over `max_message_size`.
+            TransportClosed: either end is closed.
+        """
+        if len(data) > self.max_message_size:
+            raise MessageTooLarge(f"{len(data)} bytes > max_message_size {self.max_message_size}")
+        try:
+            self._send_channel.send_nowait(bytes(data))
+        except trio.ClosedResourceError:
+            raise TransportClosed("memory transport is closed") from None
+        except trio.BrokenResourceError:
+            raise TransportClosed("the other end of the memory transport is closed") from None
+
+    async def receive_into(
+        self, handler: Callable[[bytes | RemoteProtocolError], None]
+    ) -> NoReturn:
+        """Hand every message to `handler` until the link closes (see `websocket.receive_loop`).
+
+        Raises:
+            TransportClosed: this end is closed, or the other end is and everything was received.
+
+        Cancellation: safe; no message is lost.
+        """
+        await receive_loop(self, handler)
 
     async def receive(self) -> bytes:
         """Wait for the next message from the other end.

@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 import ssl
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
+from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
 import trio
@@ -57,6 +58,26 @@ def collapse_single_group() -> Iterator[None]:
         finally:
             exc.__context__ = context
             del exc, context
+
+
+async def receive_loop(
+    transport: Any, handler: Callable[[bytes | RemoteProtocolError], None]
+) -> NoReturn:
+    """Call `transport.receive()` forever and hand each message (or its `RemoteProtocolError`) to
+    `handler`: `receive_into` for transports whose frames arrive in the caller's task anyway.
+
+    Raises:
+        TransportClosed: from `receive()`, when the link is gone.
+
+    Cancellation: safe: a message `receive()` returned reaches `handler` before the next checkpoint.
+    """
+    while True:
+        try:
+            data = await transport.receive()
+        except RemoteProtocolError as exc:
+            handler(exc)
+            continue
+        handler(data)
 
 
 def _describe(exc: ConnectionClosed) -> str:
@@ -136,6 +157,38 @@ class WsTransport:
             await self._out_send.send(bytes(data))
         except (trio.BrokenResourceError, trio.ClosedResourceError):
             raise self._closed_error() from self._error
+
+    def send_nowait(self, data: bytes) -> None:
+        """Queue one binary message for sending without waiting (the actor's fast path: no yield).
+
+        Args:
+            data: the message.
+
+        Raises:
+            trio.WouldBlock: the outbox is full (nothing was queued; use `send`).
+            MessageTooLarge: `data` is over `max_message_size`.
+            TransportClosed: the link is gone.
+        """
+        if len(data) > self.max_message_size:
+            raise MessageTooLarge(f"{len(data)} bytes > max_message_size {self.max_message_size}")
+        if self.closed:
+            raise self._closed_error()
+        try:
+            self._out_send.send_nowait(bytes(data))
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            raise self._closed_error() from self._error
+
+    async def receive_into(
+        self, handler: Callable[[bytes | RemoteProtocolError], None]
+    ) -> NoReturn:
+        """Hand every incoming message to `handler` until the link closes (see `receive_loop`).
+
+        Raises:
+            TransportClosed: the link is gone.
+
+        Cancellation: safe; no message is lost between `receive` and `handler`.
+        """
+        await receive_loop(self, handler)
 
     async def receive(self) -> bytes:
         """Wait for the next binary message.

@@ -501,3 +501,47 @@ async def test_unanswered_session_reattach_drops_the_link_and_retries(nursery, a
         fake.ignore.clear()  # (the attempt in progress still times out first)
         await trio.sleep(SETTINGS.connect_timeout + SETTINGS.reconnect_max + 1)
         assert actor.status().status is S.CONNECTED and actor.cache.active == main
+
+
+class MinimalTransport:
+    """An embedder's transport: only send, receive and aclose (no send_nowait, no receive_into)."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+
+    async def send(self, data: bytes) -> None:
+        await self._inner.send(data)
+
+    async def receive(self) -> bytes:
+        return await self._inner.receive()
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+async def test_a_transport_with_only_send_and_receive_still_works(nursery, autojump_clock):
+    fake = FakeImage(nursery)
+
+    @contextlib.asynccontextmanager
+    async def minimal_link():
+        async with fake.open_link() as inner:
+            yield MinimalTransport(inner)
+
+    actor = ImageActor(
+        ConnectImage(address="memory://fake", name="alpha"),
+        client_id="client-1",
+        settings=SETTINGS,
+        open_link=minimal_link,
+    )
+    async with trio.open_nursery() as n:
+        await n.start(actor.serve)
+        assert (await actor.evaluate("6 * 7")).print_string == "42"
+        await fake.inject(b"\xff not cbor at all")
+        await trio.testing.wait_all_tasks_blocked()
+        assert actor.bad_frames == 1
+        fake.kill()  # the fallback reader notices the closed link and the actor reconnects
+        await trio.sleep(1)
+        assert actor.status().status is S.CONNECTED and fake.connections == 2
+        assert (await actor.evaluate("1 + 2")).print_string == "3"
+        actor.stop()
+    assert actor.link.status is S.DISCONNECTED

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import math
 import random
 import socket
 import struct
@@ -481,3 +483,82 @@ def test_collapse_single_group_keeps_real_groups() -> None:
         raise ExceptionGroup("one", [KeyError("k")])
     with pytest.raises(ExceptionGroup), collapse_single_group():
         raise ExceptionGroup("two", [KeyError("k"), ValueError("v")])
+
+
+# --- the actor's fast paths: send_nowait and receive_into ----------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["zmq", "ws", "memory"])
+async def test_send_nowait_and_receive_into_deliver_in_order_then_report_the_close(
+    kind: str, ctx: zmq.Context, zmq_address: str, ws_address: str
+) -> None:
+    """Frames queued with send_nowait come back (from an echo) to the handler in order, including one
+    that arrived before receive_into started; a bad message (ZeroMQ multipart, WebSocket text) reaches
+    the handler as a RemoteProtocolError and the link survives; closing ends receive_into with
+    TransportClosed."""
+    total = 60
+    bad = {"zmq": b"multi", "ws": b"text please", "memory": None}[kind]
+    expected = total + (bad is not None)
+    got: list[bytes | RemoteProtocolError] = []
+    arrived = trio.Event()
+
+    def handler(item: bytes | RemoteProtocolError) -> None:
+        got.append(item)
+        if len(got) == expected:
+            arrived.set()
+
+    async with contextlib.AsyncExitStack() as stack:
+        if kind == "memory":
+            t, peer = memory_transport_pair(max_buffer_size=math.inf)
+
+            async def echo() -> None:
+                with contextlib.suppress(TransportClosed):
+                    while True:
+                        await peer.send(await peer.receive())
+
+        else:
+            address = zmq_address if kind == "zmq" else ws_address
+            t = await stack.enter_async_context(open_transport(address, zmq_context=ctx))
+        with trio.fail_after(10):
+            async with trio.open_nursery() as inner:
+                if kind == "memory":
+                    inner.start_soon(echo)
+                t.send_nowait(b"first")  # echoed before anyone receives: the handler still gets it
+                await trio.sleep(0.1)
+
+                async def reader() -> None:
+                    with pytest.raises(TransportClosed):
+                        await t.receive_into(handler)
+
+                inner.start_soon(reader)
+                for i in range(1, total):
+                    t.send_nowait(b"m%d" % i)
+                if bad is not None:
+                    t.send_nowait(bad)
+                await arrived.wait()
+                await t.aclose()
+                if kind == "memory":
+                    await peer.aclose()
+    frames = [g for g in got if isinstance(g, bytes)]
+    assert frames == [b"first", *(b"m%d" % i for i in range(1, total))]
+    assert len(got) - len(frames) == (bad is not None)
+    with pytest.raises(TransportClosed):
+        t.send_nowait(b"after close")
+
+
+async def test_send_nowait_refuses_oversized_and_full(ctx: zmq.Context) -> None:
+    client, _image = memory_transport_pair(max_buffer_size=1, max_message_size=10)
+    with pytest.raises(MessageTooLarge):
+        client.send_nowait(b"x" * 11)
+    client.send_nowait(b"one")
+    with pytest.raises(trio.WouldBlock):
+        client.send_nowait(b"two")
+    # ZeroMQ without a peer: the frame waits in the pump's outbox, which is bounded.
+    async with open_transport(
+        "tcp://127.0.0.1:1", zmq_context=ctx, connect_timeout=None, max_message_size=10
+    ) as t:
+        with pytest.raises(MessageTooLarge):
+            t.send_nowait(b"x" * 11)
+        with pytest.raises(trio.WouldBlock):
+            for _ in range(100_000):
+                t.send_nowait(b"x")

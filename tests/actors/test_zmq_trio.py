@@ -458,3 +458,63 @@ async def test_pump_socket_closed_behind_its_back_stops_it(ctx: zmq.Context) -> 
     assert info.group_contains(TransportClosed)
     with pytest.raises(TransportClosed):
         await pump.receive()
+
+
+async def test_pump_deliver_to_calls_the_handler_in_the_owning_task(ctx: zmq.Context) -> None:
+    """Messages already in the inbox go to the handler first, later ones are handed over by the
+    owner task itself; cancelling deliver_to puts later messages back in the inbox; a second handler
+    is refused; a handler that closes the pump stops it."""
+    router, dealer = router_dealer(ctx)
+    rpump, dpump = ZmqPump(router), ZmqPump(dealer)
+    got: list[tuple[bytes, object]] = []
+    owner: list[object] = []
+
+    async def run_dealer(*, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        owner.append(trio.lowlevel.current_task())
+        await dpump.run(task_status=task_status)
+
+    def handler(parts: list[bytes]) -> None:
+        got.append((parts[0], trio.lowlevel.current_task()))
+
+    with trio.fail_after(10):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(rpump.run)
+            await nursery.start(run_dealer)
+            nursery.start_soon(echo, rpump)
+            await dpump.send([b"early"])
+            while dpump.statistics()[1] == 0:  # wait until the echo sits in the dealer's inbox
+                await trio.sleep(0.01)
+            scope = trio.CancelScope()
+
+            async def deliver() -> None:
+                with scope:
+                    await dpump.deliver_to(handler)
+
+            nursery.start_soon(deliver)
+            for i in range(20):
+                await dpump.send([b"m%d" % i])
+            while len(got) < 21:
+                await trio.sleep(0.01)
+            with pytest.raises(RuntimeError):
+                await dpump.deliver_to(handler)
+            scope.cancel()
+            await trio.sleep(0.01)
+            await dpump.send([b"late"])
+            assert await dpump.receive() == [b"late"]  # back to inbox mode
+            assert [m for m, _ in got] == [b"early", *(b"m%d" % i for i in range(20))]
+            assert all(task is owner[0] for _, task in got[1:])  # no hand-off to another task
+
+            def closing_handler(parts: list[bytes]) -> None:
+                dpump.close()
+
+            async def deliver_until_closed() -> None:
+                with pytest.raises(TransportClosed):
+                    await dpump.deliver_to(closing_handler)
+
+            nursery.start_soon(deliver_until_closed)
+            await trio.sleep(0.01)
+            await dpump.send([b"stop"])
+            while not dpump.closed:
+                await trio.sleep(0.01)
+            assert dealer.closed  # the owner closed the socket as run() returned
+            nursery.cancel_scope.cancel()
