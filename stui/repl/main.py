@@ -140,7 +140,7 @@ async def open_backend(
             try:
                 started = await stack.enter_async_context(launch(tuple(wanted)))
             except Exception as exc:
-                notices.append((f"could not start local images: {exc}", "bad"))
+                notices.append((f"could not start local images: {_describe(exc)}", "bad"))
             else:
                 local_names = tuple(t.name for t in started)
                 targets = [*started, *targets]
@@ -201,7 +201,7 @@ async def _connect_all(
                 heartbeat_misses=target.heartbeat_misses,
             )
         except Exception as exc:
-            failures[target.name] = f"{type(exc).__name__}: {exc}"
+            failures[target.name] = _describe(exc)
 
     async with trio.open_nursery() as nursery:
         for target in targets:
@@ -214,6 +214,13 @@ async def _connect_all(
                     "bad",
                 )
             )
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for a person: the first real error inside (possibly nested) exception groups."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        exc = exc.exceptions[0]
+    return f"{type(exc).__name__}: {exc}"
 
 
 @contextlib.asynccontextmanager

@@ -65,7 +65,7 @@ class ReplDriver:
         self.thread.start()
         if not self._started.wait(STARTUP_TIMEOUT) or self.repl is None:
             raise AssertionError(f"the REPL did not start: {self.error!r}\n{self.text()}")
-        self.wait_for("●>")
+        self.wait_for(">")
         return self
 
     def __exit__(self, *exc_info: object) -> None:

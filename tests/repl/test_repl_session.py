@@ -369,3 +369,14 @@ def test_with_no_image_left_the_prompt_says_so(images: dict[str, ImageProcess]) 
         d.run(":session new", "no current image")
         d.run(":images", "no images; :connect ADDRESS")
         d.run(":sessions", "no current image")
+
+
+def test_a_local_image_that_cannot_start_is_reported_and_the_others_stopped(
+    runtime_dir: Path,
+) -> None:
+    before = set(runtime_dir.glob("*.json"))
+    options = ReplOptions(config=load_config(), local_images=("epsilon", "bad/name"))
+    with ReplDriver(options) as d:
+        assert "could not start local images: ImageStartError: image 'bad/name'" in d.text()
+        d.wait_for_prompt("no image ✕> ")
+    assert set(runtime_dir.glob("*.json")) == before  # nothing of epsilon is left running
