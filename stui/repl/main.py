@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import secrets
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -63,8 +61,10 @@ class ReplOptions:
         store_path: the session store file; None for the config's or the default location.
         use_store: False for `--no-store` (nothing written to disk).
         local_images: start these local images, overriding the config (None: as configured).
-        client_id: the id presented to images; None for this user's stable id (kept in the data dir),
-            so sessions of an earlier run can be re-attached.
+        client_id: the id presented to images; None for a fresh one per run. Not a stable per-user id
+            on purpose: an image treats a second connection with the same client id as the first one
+            reconnecting and drops the first, so two stui processes would cut each other off. Sessions
+            of earlier runs are re-attached by session id (from the store) instead.
     """
 
     config: Config
@@ -74,22 +74,6 @@ class ReplOptions:
     client_id: str | None = None
     banner: bool = True
     extra_targets: tuple[ConnectTarget, ...] = field(default=())
-
-
-def stable_client_id() -> str:
-    """This user's client id, created on first use in the data directory (0600)."""
-    path = data_dir() / "client-id"
-    with contextlib.suppress(OSError, UnicodeDecodeError):
-        text = path.read_text("utf-8").strip()
-        if 0 < len(text) <= 128 and text.isalnum():
-            return text
-    client_id = secrets.token_hex(16)
-    with contextlib.suppress(OSError):
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(client_id + "\n")
-    return client_id
 
 
 def configured_targets(config: Config) -> list[ConnectTarget]:
@@ -145,9 +129,7 @@ async def open_backend(
                 local_names = tuple(t.name for t in started)
                 targets = [*started, *targets]
         sup = await stack.enter_async_context(
-            open_supervisor(
-                SupervisorConfig(client_id=options.client_id or stable_client_id()), store=store
-            )
+            open_supervisor(SupervisorConfig(client_id=options.client_id), store=store)
         )
         await _connect_all(sup, targets, notices)
         default = config.repl.default_image
