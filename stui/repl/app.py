@@ -25,7 +25,6 @@ import asyncio
 import contextlib
 import contextvars
 import functools
-import signal
 import time
 import traceback
 from collections.abc import Awaitable, Callable, Sequence
@@ -124,7 +123,6 @@ class Repl:
         guest: the trio guest the backend lives in.
         config: the configuration (timeouts, history size, toolbar).
         input, output: prompt_toolkit input/output; None for the terminal (tests pass a pipe input).
-        handle_signals: install the SIGINT handler that interrupts evaluations (main thread only).
     """
 
     def __init__(
@@ -135,7 +133,6 @@ class Repl:
         *,
         input: Input | None = None,
         output: Output | None = None,
-        handle_signals: bool = True,
     ) -> None:
         from stui.repl.commands import COMMANDS  # the command set imports this module's types
 
@@ -148,7 +145,6 @@ class Repl:
         self.style = repl_style()
         self._input = input
         self._output = output
-        self._handle_signals = handle_signals
 
         self.images: dict[str, ImageConnectionStatus] = {}
         self.current: str | None = None
@@ -534,9 +530,10 @@ class Repl:
                 return notice_fragments(f"internal error: {type(exc).__name__}: {exc}", "bad")
 
     def request_interrupt(self) -> None:
-        """What Ctrl-C during an evaluation does (the SIGINT handler calls it): interrupt and return.
+        """What Ctrl-C outside the prompt does: interrupt the evaluation, or cancel the slow command.
 
-        Call it on the REPL's loop (`loop.call_soon_threadsafe` from another thread)."""
+        `run_repl` calls it from its SIGINT handler. Call it on the REPL's loop
+        (`loop.call_soon_threadsafe` from another thread)."""
         if self._evaluating:
             self._interrupt.set()
         elif self._command_task is not None and not self._command_task.done():
@@ -646,14 +643,7 @@ class Repl:
         """Read, evaluate, print until Ctrl-D or `:quit`. Returns the exit status."""
         with create_app_session(input=self._input, output=self._output):
             self._context = contextvars.copy_context()
-            loop = asyncio.get_running_loop()
-            if self._handle_signals:
-                loop.add_signal_handler(signal.SIGINT, self.request_interrupt)
-            try:
-                return await self._loop(banner)
-            finally:
-                if self._handle_signals:
-                    loop.remove_signal_handler(signal.SIGINT)
+            return await self._loop(banner)
 
     async def _loop(self, banner: Sequence[tuple[str, str]]) -> int:
         self.session = self._new_prompt_session()

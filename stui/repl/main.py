@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import signal
 import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
@@ -274,17 +275,64 @@ async def _main(
     on_start: Callable[[Repl], object] | None = None,
 ) -> int:
     guest: TrioGuest[Backend] = TrioGuest()
+    loop = asyncio.get_running_loop()
+    running: dict[str, Any] = {}
+
+    def on_sigint() -> None:
+        repl = running.get("repl")
+        if repl is not None:
+            repl.request_interrupt()
+        elif running.get("start") is not None:
+            running["start"].cancel()  # Ctrl-C while the images start: give up starting
+
+    # Installed before trio starts, so trio sees a handler that is not Python's default and leaves
+    # SIGINT alone (no KeyboardInterrupt raised inside the supervisor).
+    if handle_signals:
+        loop.add_signal_handler(signal.SIGINT, on_sigint)
     try:
-        backend = await guest.start(lambda: open_backend(options, launcher=launcher))
+        return await _run(
+            options,
+            guest,
+            running,
+            input=input,
+            output=output,
+            launcher=launcher,
+            on_start=on_start,
+        )
+    finally:
+        if handle_signals:
+            loop.remove_signal_handler(signal.SIGINT)
+
+
+async def _run(
+    options: ReplOptions,
+    guest: TrioGuest[Backend],
+    running: dict[str, Any],
+    *,
+    input: Input | None,
+    output: Output | None,
+    launcher: LocalImageLauncher | None,
+    on_start: Callable[[Repl], object] | None,
+) -> int:
+    start = running["start"] = asyncio.ensure_future(
+        guest.start(lambda: open_backend(options, launcher=launcher))
+    )
+    try:
+        backend = await start
+    except asyncio.CancelledError:
+        print("stui: interrupted while starting; stopping what was started", file=sys.stderr)
+        with contextlib.suppress(Exception):
+            await guest.stop()
+        return 130
     except ConfigError as exc:
         print(f"stui: {exc}", file=sys.stderr)
         return 2
     except Exception as exc:
-        print(f"stui: could not start: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"stui: could not start: {_describe(exc)}", file=sys.stderr)
         return 1
-    repl = Repl(
-        backend, guest, options.config, input=input, output=output, handle_signals=handle_signals
-    )
+    finally:
+        running["start"] = None
+    repl = running["repl"] = Repl(backend, guest, options.config, input=input, output=output)
     if on_start is not None:
         on_start(repl)
     banner: list[tuple[str, str]] = []
@@ -295,12 +343,13 @@ async def _main(
         with contextlib.suppress(Exception):
             await guest.run(repl.save_contexts)
     finally:
+        running["repl"] = None
         if backend.local_images:
             repl.notice("stopping " + ", ".join(backend.local_images) + " …")
         try:
             await guest.stop()
         except Exception as exc:
-            print(f"stui: error while stopping: {type(exc).__name__}: {exc}", file=sys.stderr)
+            print(f"stui: error while stopping: {_describe(exc)}", file=sys.stderr)
             status = 1
     return status
 

@@ -55,6 +55,7 @@ class TrioGuest(Generic[T]):
         self._calls: trio.Nursery | None = None
         self._stop: trio.Event | None = None
         self._done: asyncio.Future[outcome.Outcome[None]] | None = None
+        self._opening: trio.CancelScope | None = None
 
     @property
     def running(self) -> bool:
@@ -104,12 +105,14 @@ class TrioGuest(Generic[T]):
     ) -> None:
         self._token = trio.lowlevel.current_trio_token()
         self._stop = trio.Event()
-        async with open_resource() as resource, trio.open_nursery() as calls:
-            self._calls = calls
-            _set_result(ready, resource)
-            await self._stop.wait()
-            self._calls = None
-            calls.cancel_scope.cancel("the REPL is stopping")
+        with trio.CancelScope() as self._opening:
+            async with open_resource() as resource, trio.open_nursery() as calls:
+                self._opening = None
+                self._calls = calls
+                _set_result(ready, resource)
+                await self._stop.wait()
+                self._calls = None
+                calls.cancel_scope.cancel("the REPL is stopping")
 
     async def run(self, fn: Callable[..., Awaitable[R]], *args: Any) -> R:
         """Run the trio function `fn(*args)` and return its result to asyncio.
@@ -153,6 +156,7 @@ class TrioGuest(Generic[T]):
     async def stop(self) -> None:
         """Leave the resource, cancel calls still running, and wait for trio to finish.
 
+        If the resource is still being entered (a cancelled `start()`), entering it is cancelled.
         Idempotent. Raises what the trio run raised, if anything (e.g. an error leaving the resource).
         """
         if self._done is None:
@@ -160,12 +164,18 @@ class TrioGuest(Generic[T]):
         if self._stop is not None and self._token is not None and not self._done.done():
             try:
                 self._token.run_sync_soon(self._stop.set)
+                # still entering the resource (start() was cancelled): stop entering it
+                self._token.run_sync_soon(self._cancel_opening)
             except trio.RunFinishedError:
                 pass
         self._calls = None
         _raise_error(await asyncio.shield(self._done))
 
     # ----------------------------------------------------------------------------------------------
+
+    def _cancel_opening(self) -> None:
+        if self._opening is not None:
+            self._opening.cancel("stopped before the resource was ready")
 
     def _require(self) -> tuple[asyncio.AbstractEventLoop, trio.lowlevel.TrioToken]:
         if self._calls is None or self._loop is None or self._token is None:

@@ -40,7 +40,7 @@ from stui.repl.trio_guest import TrioGuest, TrioGuestStopped
 
 @pytest.fixture
 def repl() -> Repl:
-    return Repl(Backend(sup=None), TrioGuest(), load_config(), handle_signals=False)
+    return Repl(Backend(sup=None), TrioGuest(), load_config())
 
 
 def text_of(repl: Repl, exc: BaseException, source: str | None = None) -> str:
@@ -99,7 +99,6 @@ def make_repl_with_output() -> tuple[Repl, io.StringIO]:
         TrioGuest(),
         load_config(),
         output=PlainTextOutput(buffer),
-        handle_signals=False,
     )
     for name in ("alpha", "beta"):
         repl.images[name] = ImageConnectionStatus(

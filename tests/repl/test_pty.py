@@ -123,3 +123,61 @@ def test_a_newcomer_session_in_a_real_terminal(tmp_path: Path) -> None:
     assert child.exitstatus == 0
     # the images stui started were stopped: alpha cleanly (its file is gone); beta was killed above
     assert [p.name.split("-")[0] for p in (tmp_path / "run").glob("*.json")] == ["beta"]
+
+
+def image_children_of(pid: int) -> list[int]:
+    """Child processes running `stui image serve` (not e.g. the `ldconfig` ctypes runs at import)."""
+    try:
+        text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []
+    found = []
+    for child in (int(p) for p in text.split()):
+        try:
+            argv = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in argv and b"image" in argv:
+            found.append(child)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    return "State:\tZ" not in status
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="needs Linux /proc")
+def test_ctrl_c_while_images_start_stops_them_without_a_traceback(tmp_path: Path) -> None:
+    env = dict(
+        os.environ,
+        STUI_RUNTIME_DIR=str(tmp_path / "run"),
+        STUI_DATA_DIR=str(tmp_path / "data"),
+        STUI_CONFIG_DIR=str(tmp_path / "config"),
+        PROMPT_TOOLKIT_NO_CPR="1",
+    )
+    child = pexpect.spawn(sys.executable, ["-m", "stui"], env=env, encoding="utf-8", timeout=30)
+    try:
+        deadline = time.monotonic() + 20
+        while not (images := image_children_of(child.pid)) and time.monotonic() < deadline:
+            time.sleep(0.005)
+        assert images, "stui started no image processes"
+        child.sendintr()
+        child.expect(pexpect.EOF, timeout=30)
+        output = ANSI.sub("", child.before)
+    finally:
+        if child.isalive():
+            child.terminate(force=True)
+    child.close()
+    if "alpha:main" in output:
+        pytest.skip("the images were ready before Ctrl-C arrived")  # the race went the other way
+    assert "interrupted while starting" in output and "Traceback" not in output
+    assert child.exitstatus == 130
+    deadline = time.monotonic() + 10
+    while any(alive(pid) for pid in images) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in images)

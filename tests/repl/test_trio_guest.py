@@ -141,3 +141,28 @@ def test_start_raises_when_the_resource_cannot_be_opened() -> None:
             await guest.stop()
 
     run(main)
+
+
+def test_stop_while_the_resource_is_still_opening_cancels_the_opening() -> None:
+    events: list[str] = []
+
+    @asynccontextmanager
+    async def slow() -> AsyncIterator[None]:
+        try:
+            await trio.sleep(30)
+        except trio.Cancelled:
+            events.append("opening cancelled")
+            raise
+        yield  # pragma: no cover
+
+    async def main() -> None:
+        guest: TrioGuest[None] = TrioGuest()
+        start = asyncio.ensure_future(guest.start(slow))
+        await asyncio.sleep(0.05)
+        start.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await start
+        await asyncio.wait_for(guest.stop(), 5)
+
+    run(main)
+    assert events == ["opening cancelled"]
