@@ -38,10 +38,8 @@ from prompt_toolkit.application.current import create_app_session
 from prompt_toolkit.enums import EditingMode
 from prompt_toolkit.formatted_text import FormattedText, StyleAndTextTuples
 from prompt_toolkit.input import Input
-from prompt_toolkit.lexers import PygmentsLexer
 from prompt_toolkit.output import Output
 from prompt_toolkit.shortcuts import print_formatted_text
-from pygments.lexers.smalltalk import SmalltalkLexer
 
 from stui.actors.errors import (
     EvaluationError,
@@ -81,7 +79,7 @@ from stui.repl.status_line import (
     prompt_fragments,
     toolbar_fragments,
 )
-from stui.repl.style import repl_style
+from stui.repl.style import ReplLexer, repl_style
 from stui.repl.trio_guest import TrioGuest, TrioGuestStopped
 
 if TYPE_CHECKING:
@@ -614,7 +612,7 @@ class Repl:
             message=self._prompt,
             multiline=True,
             prompt_continuation=self._continuation,
-            lexer=PygmentsLexer(SmalltalkLexer),
+            lexer=ReplLexer(),
             completer=completer,
             complete_while_typing=True,
             key_bindings=repl_key_bindings(lambda: self.set_next_mode(EvalMode.EXECUTE)),

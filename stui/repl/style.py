@@ -7,12 +7,18 @@ the prompt's traffic light: healthy green, warning yellow, critical red, disconn
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+from prompt_toolkit.document import Document
+from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.lexers import Lexer, PygmentsLexer
 from prompt_toolkit.styles import Style, merge_styles, style_from_pygments_cls
+from pygments.lexers.smalltalk import SmalltalkLexer
 from pygments.styles import get_style_by_name
 
 from stui.protocol import ConnectionHealth, ConnectionStatus
 
-__all__ = ["REPL_STYLE", "health_class", "repl_style", "status_class"]
+__all__ = ["REPL_STYLE", "ReplLexer", "health_class", "repl_style", "status_class"]
 
 REPL_STYLE = Style.from_dict(
     {
@@ -100,3 +106,26 @@ def health_class(health: ConnectionHealth) -> str:
         ConnectionHealth.WARNING: "class:status.warning",
         ConnectionHealth.CRITICAL: "class:status.critical",
     }.get(health, "class:status.unknown")
+
+
+class ReplLexer(Lexer):
+    """Smalltalk highlighting (Pygments' SmalltalkLexer), except for `:command` lines, whose command
+    name is shown as a command rather than mis-read as Smalltalk."""
+
+    def __init__(self) -> None:
+        self._smalltalk = PygmentsLexer(SmalltalkLexer)
+
+    def lex_document(self, document: Document) -> Callable[[int], StyleAndTextTuples]:
+        if not document.text.lstrip().startswith(":"):
+            return self._smalltalk.lex_document(document)
+        lines = document.lines
+
+        def get_line(number: int) -> StyleAndTextTuples:
+            line = lines[number] if number < len(lines) else ""
+            if number > 0:
+                return [("", line)]
+            indent = line[: len(line) - len(line.lstrip())]
+            name, space, rest = line.lstrip().partition(" ")
+            return [("", indent), ("class:help.command", name), ("", space + rest)]
+
+        return get_line

@@ -200,3 +200,20 @@ def test_inspection_numbers_slots_and_says_what_is_hidden() -> None:
 def test_transcript_labels_other_images() -> None:
     assert text(transcript_fragments("beta", "hello\n", label=True)) == "[beta] hello"
     assert text(transcript_fragments("alpha", "hello", label=False)) == "hello"
+
+
+def test_lexer_highlights_smalltalk_and_shows_commands_as_commands() -> None:
+    from prompt_toolkit.document import Document
+
+    from stui.repl.style import ReplLexer
+
+    lexer = ReplLexer()
+    command = lexer.lex_document(Document("  :use beta"))(0)
+    assert command == [("", "  "), ("class:help.command", ":use"), ("", " beta")]
+    assert lexer.lex_document(Document(":x\nmore"))(1) == [("", "more")]
+    code = lexer.lex_document(Document("x := 'hi' , 3 printString"))(0)
+    assert fragment_list_to_text(code) == "x := 'hi' , 3 printString"
+    styles = {style for style, _ in code}
+    assert any(
+        "String" in style for style in styles
+    )  # Pygments token classes, e.g. class:pygments.literal.string
