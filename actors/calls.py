@@ -40,26 +40,39 @@ class Call:
         request_id: the id the request is sent with, and its reply carries.
         message: the request.
         done: set once `reply` or `error` is.
+        on_done: called (synchronously, by whichever task completes or fails the call) once it is
+            done; for calls nobody awaits, such as heartbeat Pings.
     """
 
-    __slots__ = ("done", "error", "message", "reply", "request_id")
+    __slots__ = ("done", "error", "message", "on_done", "reply", "request_id")
 
-    def __init__(self, request_id: int, message: Request) -> None:
+    def __init__(
+        self,
+        request_id: int,
+        message: Request,
+        on_done: Callable[[Call], None] | None = None,
+    ) -> None:
         self.request_id = request_id
         self.message = message
         self.done = trio.Event()
         self.reply: Reply | None = None
         self.error: Exception | None = None
+        self.on_done = on_done
 
     def complete(self, reply: Reply) -> None:
         if not self.done.is_set():
             self.reply = reply
-            self.done.set()
+            self._finish()
 
     def fail(self, error: Exception) -> None:
         if not self.done.is_set():
             self.error = error
-            self.done.set()
+            self._finish()
+
+    def _finish(self) -> None:
+        self.done.set()
+        if self.on_done is not None:
+            self.on_done(self)
 
 
 class CallTable:
@@ -85,6 +98,18 @@ class CallTable:
     def in_flight(self, kind: type) -> list[int]:
         """The ids of pending calls whose message is a `kind`."""
         return [c.request_id for c in self._pending.values() if isinstance(c.message, kind)]
+
+    def register(self, message: Request, on_done: Callable[[Call], None]) -> Call:
+        """Register a call nobody awaits: its outcome goes to `on_done`. The caller sends it, and
+        `abandon`s it when it stops caring (its late reply is then dropped and counted)."""
+        call = Call(self.new_id(), message, on_done)
+        self._pending[call.request_id] = call
+        return call
+
+    def abandon(self, call: Call) -> None:
+        """Forget a registered call without completing it (a reply for it is late from now on)."""
+        if self._pending.get(call.request_id) is call:
+            del self._pending[call.request_id]
 
     async def call(
         self,

@@ -108,7 +108,7 @@ from .errors import (
     UnsupportedAddress,
 )
 from .events import EventBus
-from .heartbeat import HeartbeatPolicy, LinkState, run_heartbeat
+from .heartbeat import Heartbeat, HeartbeatPolicy, HeartbeatScheduler, LinkState
 from .session_cache import SessionCache
 
 if TYPE_CHECKING:
@@ -188,6 +188,7 @@ class ImageActor:
         store: Any = None,
         zmq_context: zmq.Context | None = None,
         open_link: LinkFactory | None = None,
+        heartbeats: HeartbeatScheduler | None = None,
     ) -> None:
         """
         Args:
@@ -200,6 +201,8 @@ class ImageActor:
             store: an open session store (stui.sessions), or None for no persistence.
             zmq_context: the supervisor's ZeroMQ context for tcp/ipc/inproc addresses.
             open_link: opens a transport; by default `actors.transport.open_transport` on the address.
+            heartbeats: the scheduler that fires this actor's heartbeats (the supervisor's, shared by
+                all its actors); None runs a private one in each connection.
         """
         self.spec = spec
         self.name = spec.name or spec.address
@@ -224,6 +227,10 @@ class ImageActor:
         self._serve_scope: trio.CancelScope | None = None
         self._lost_reason: str | None = None
         self._stop_requested = False
+        self._heartbeats = heartbeats
+        self._heartbeat: Heartbeat | None = None  # this connection's
+        self._ping_call: Call | None = None  # the heartbeat Ping awaiting its Pong
+        self._crash_error: Exception | None = None
         self._policy = HeartbeatPolicy(
             interval=spec.heartbeat_interval, misses=spec.heartbeat_misses
         )
@@ -335,13 +342,20 @@ class ImageActor:
                         if not started:
                             started = self.started = True
                             task_status.started(self)
-                        nursery.start_soon(self._heartbeat)
+                        self._start_heartbeat(nursery)
                 finally:
                     self._link_up = False
                     self._conn_scope = None
                     self._conn_nursery = None
                     self._transport = None
+                    if self._heartbeat is not None:
+                        self._heartbeat.stop()
+                        self._heartbeat = None
+                    self._ping_call = None
         self._link_scope = None
+        if self._crash_error is not None:
+            error, self._crash_error = self._crash_error, None
+            raise error
         return started
 
     def _open_link(self) -> contextlib.AbstractAsyncContextManager[Any]:
@@ -590,22 +604,67 @@ class ImageActor:
         except (LocalProtocolError, TransportError, ValueError) as exc:
             call.fail(ImageProtocolError(f"cannot send {type(call.message).__name__}: {exc}"))
 
-    async def _heartbeat(self) -> None:
-        self._policy.reset()
+    def _start_heartbeat(self, nursery: trio.Nursery) -> None:
+        """Schedule this connection's heartbeat on the supervisor's scheduler (or a private one)."""
+        heartbeat = Heartbeat(
+            self._policy,
+            send_ping=self._send_ping,
+            on_health=self._set_health,
+            on_lost=lambda: self._lose_link(f"{self._policy.missed} heartbeats missed in a row"),
+        )
+        self._heartbeat = heartbeat
+        scheduler = self._heartbeats
+        if scheduler is None:
+            scheduler = HeartbeatScheduler()
+            nursery.start_soon(scheduler.run)
+        scheduler.add(heartbeat)
 
-        async def ping() -> None:
-            reply = await self._send_and_wait(Ping(timestamp=time.time()), None)
-            if not isinstance(reply, Pong):
-                raise ImageProtocolError(f"Ping answered with {type(reply).__name__}")
+    def _send_ping(self) -> None:
+        """Send one heartbeat Ping without waiting (called by the heartbeat scheduler's task).
 
-        def on_health(health: ConnectionHealth, rtt: float | None) -> None:
-            self._set_health(health, rtt)
-
+        The previous Ping, if still unanswered, is abandoned: its Pong would be late. A Ping that finds
+        the transport's outbox full is not sent and will count as missed.
+        """
+        if self._ping_call is not None:
+            self._calls.abandon(self._ping_call)
+            self._ping_call = None
+        transport = self._transport
+        if transport is None or not self._link_up:
+            return
+        call = self._calls.register(Ping(timestamp=time.time()), self._on_ping_done)
+        self._ping_call = call
+        send_nowait = getattr(transport, "send_nowait", None)
+        if send_nowait is None:  # an embedder's transport: send from a task of the connection
+            if self._conn_nursery is not None:
+                self._conn_nursery.start_soon(self._send_call, call)
+            return
         try:
-            await run_heartbeat(ping, self._policy, on_health)
-        except ImageDisconnected:
-            return  # the link went down under us; _lose_link already ran
-        self._lose_link(f"{self._policy.missed} heartbeats missed in a row")
+            send_nowait(encode(call.message, request_id=call.request_id, key=self.spec.key))
+        except trio.WouldBlock:
+            pass
+        except TransportClosed as exc:
+            self._lose_link(f"transport closed: {exc}")
+
+    def _on_ping_done(self, call: Call) -> None:
+        if call is not self._ping_call:
+            return
+        self._ping_call = None
+        match call.reply:
+            case Pong():
+                if self._heartbeat is not None:
+                    self._heartbeat.pong(trio.current_time())
+            case None:  # failed: the link went down, _lose_link has run
+                pass
+            case other:  # not a stui image after all: a crash, as any protocol violation
+                self._crash(ImageProtocolError(f"Ping answered with {type(other).__name__}"))
+
+    def _crash(self, error: Exception) -> None:
+        """End the connection with `error` raised from `serve()` (called where raising is not
+        possible: in the transport's or the scheduler's task)."""
+        if self._crash_error is None:
+            self._crash_error = error
+        if self._link_scope is not None:
+            self._link_scope.cancel()
 
     def _lose_link(self, reason: str) -> None:
         """The link is gone: fail everything pending now, and end the connection's tasks."""

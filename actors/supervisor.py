@@ -68,7 +68,7 @@ from . import persistence
 from .backoff import Backoff, RestartWindow
 from .errors import ImageDisconnected, ImageFailed, ImageNotFound, SessionError, StuiError
 from .events import DEFAULT_BUFFER, EventBus, Subscription
-from .heartbeat import LinkState
+from .heartbeat import HeartbeatScheduler, LinkState
 from .image import ActorSettings, ImageActor, LinkFactory
 from .session_cache import SessionCache
 
@@ -188,6 +188,9 @@ class Supervisor:
         self._order = 0
         self._current: str | None = None
         self._closing = False
+        # One task fires the heartbeats of every image (actors/heartbeat.py says why).
+        self._heartbeats = HeartbeatScheduler()
+        nursery.start_soon(self._heartbeats.run)
 
     # ----------------------------------------------------------------------------------------------
     # Images: connect, disconnect, look up
@@ -304,6 +307,7 @@ class Supervisor:
                         store=self.store,
                         zmq_context=self._zmq_context,
                         open_link=slot.open_link,
+                        heartbeats=self._heartbeats,
                     )
                     slot.actor = actor
                     slot.serving = True

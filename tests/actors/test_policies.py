@@ -10,7 +10,13 @@ import trio
 import trio.testing
 from stui.actors.backoff import Backoff, RestartWindow
 from stui.actors.events import EventBus
-from stui.actors.heartbeat import TRANSITIONS, HeartbeatPolicy, LinkState, run_heartbeat
+from stui.actors.heartbeat import (
+    TRANSITIONS,
+    Heartbeat,
+    HeartbeatPolicy,
+    HeartbeatScheduler,
+    LinkState,
+)
 from stui.actors.session_cache import SavedContext, SessionCache
 from stui.protocol import (
     ConnectionHealth,
@@ -85,44 +91,107 @@ def test_heartbeat_policy_rejects_nonsense() -> None:
         HeartbeatPolicy(misses=0)
 
 
-async def test_run_heartbeat_declares_a_silent_peer_lost_in_time(autojump_clock) -> None:
+class FakeLink:
+    """A link for `Heartbeat`: each Ping is answered after the next delay from `delays` (None: never),
+    by a task in `nursery`, as an actor's reader would report the Pong."""
+
+    def __init__(self, nursery: trio.Nursery, policy: HeartbeatPolicy, delays) -> None:
+        self.nursery = nursery
+        self.delays = delays
+        self.seen: list[H] = []
+        self.lost_at: float | None = None
+        self.lost = trio.Event()
+        self.pings = 0
+        self.heartbeat = Heartbeat(
+            policy,
+            send_ping=self.send_ping,
+            on_health=lambda h, rtt: self.seen.append(h),
+            on_lost=self.on_lost,
+        )
+
+    def send_ping(self) -> None:
+        self.pings += 1
+        delay = self.delays(self.pings)
+        if delay is not None:
+            self.nursery.start_soon(self.answer, self.pings, delay)
+
+    async def answer(self, ping: int, delay: float) -> None:
+        await trio.sleep(delay)
+        if ping == self.pings:  # a Pong for an earlier Ping is late: the actor drops it
+            self.heartbeat.pong(trio.current_time())
+
+    def on_lost(self) -> None:
+        self.lost_at = trio.current_time()
+        self.lost.set()
+
+
+async def test_heartbeat_declares_a_silent_peer_lost_in_time(autojump_clock) -> None:
     policy = HeartbeatPolicy(interval=1.0, misses=3)
-    seen: list[H] = []
-    answering = True
-
-    async def ping() -> None:
-        if answering:
-            await trio.sleep(0.01)
-        else:
-            await trio.sleep_forever()
-
-    async def freeze_later() -> None:
-        nonlocal answering
-        await trio.sleep(5.005)
-        answering = False
-
+    scheduler = HeartbeatScheduler()
     async with trio.open_nursery() as n:
-        n.start_soon(freeze_later)
-        await run_heartbeat(ping, policy, lambda h, rtt: seen.append(h))
-        lost_at = trio.current_time()
-    assert seen[:5] == [H.HEALTHY] * 5
-    assert seen[-3:] == [H.WARNING, H.CRITICAL, H.CRITICAL]
-    assert lost_at - 5.005 <= (3 + 1) * 1.0
+        await n.start(scheduler.run)
+        start = trio.current_time()
+        link = FakeLink(n, policy, lambda i: 0.01 if trio.current_time() - start < 5.005 else None)
+        scheduler.add(link.heartbeat)
+        await link.lost.wait()
+        n.cancel_scope.cancel()
+    assert link.seen[:5] == [H.HEALTHY] * 5
+    assert link.seen[-3:] == [H.WARNING, H.CRITICAL, H.CRITICAL]
+    assert link.lost_at - (start + 5.005) <= (3 + 1) * 1.0
+    assert link.heartbeat.stopped and len(scheduler) == 0
 
 
-async def test_run_heartbeat_reports_late_answers_as_warning(autojump_clock) -> None:
+async def test_heartbeat_reports_late_answers_as_warning(autojump_clock) -> None:
     policy = HeartbeatPolicy(interval=1.0, misses=2)
-    seen: list[H] = []
-    delays = iter([0.1, 0.7, 0.1])
+    scheduler = HeartbeatScheduler()
+    delays = {1: 0.1, 2: 0.7, 3: 0.1}
+    async with trio.open_nursery() as n:
+        await n.start(scheduler.run)
+        link = FakeLink(n, policy, delays.get)
+        scheduler.add(link.heartbeat)
+        await link.lost.wait()
+        n.cancel_scope.cancel()
+    assert link.seen == [H.HEALTHY, H.WARNING, H.HEALTHY, H.WARNING, H.CRITICAL]
 
-    async def ping() -> None:
-        try:
-            await trio.sleep(next(delays))
-        except StopIteration:
-            await trio.sleep_forever()
 
-    await run_heartbeat(ping, policy, lambda h, rtt: seen.append(h))
-    assert seen == [H.HEALTHY, H.WARNING, H.HEALTHY, H.WARNING, H.CRITICAL]
+async def test_one_scheduler_drives_many_heartbeats_each_at_its_own_interval(
+    autojump_clock,
+) -> None:
+    """Links added at different times, with different intervals, each get one Ping per interval;
+    adding a heartbeat wakes a scheduler that sleeps until a later one; a heartbeat whose callback
+    raises is stopped alone; a stopped one leaves the heap."""
+    scheduler = HeartbeatScheduler(slack=0.005)
+    async with trio.open_nursery() as n:
+        await n.start(scheduler.run)
+        slow = FakeLink(n, HeartbeatPolicy(interval=10.0, misses=3), lambda i: 0.01)
+        scheduler.add(slow.heartbeat)
+        await trio.sleep(0.5)
+        fast = FakeLink(n, HeartbeatPolicy(interval=0.25, misses=3), lambda i: 0.01)
+        scheduler.add(fast.heartbeat)  # the scheduler sleeps until t=10: this must wake it
+        await trio.sleep(0.01)
+        assert fast.pings == 1
+
+        def broken_ping() -> None:
+            raise RuntimeError("boom")
+
+        broken = Heartbeat(
+            HeartbeatPolicy(interval=1.0),
+            send_ping=broken_ping,
+            on_health=lambda h, rtt: None,
+            on_lost=lambda: None,
+        )
+        scheduler.add(broken)
+        await trio.sleep(4.99)
+        assert broken.stopped
+        assert slow.pings == 1 and slow.seen == [H.HEALTHY]  # answered; next Ping at t=10
+        assert 20 <= fast.pings <= 21 and set(fast.seen) == {H.HEALTHY}
+        fast.heartbeat.stop()
+        await trio.sleep(10)
+        assert slow.pings == 2 and slow.seen == [H.HEALTHY, H.HEALTHY]
+        assert len(scheduler) == 1  # only the slow one is left
+        n.cancel_scope.cancel()
+    with pytest.raises(ValueError):
+        HeartbeatScheduler(slack=-1)
 
 
 # -- status machine ------------------------------------------------------------------------------------
