@@ -118,6 +118,14 @@ def test_sessions_new_attach_close_stats_cleanup(images: dict[str, ImageProcess]
         assert header[:4] == ["image", "total", "active", "orphaned"]
         assert row[:2] == ["alpha", "1"]
         d.run(":cleanup alpha", "alpha: closed nothing")
+        d.run(":session new tmp", "new session")
+        tmp_id = next(sid for sid, name in d.repl.session_choices if name == "tmp")
+        d.run(":session attach main", f"attached session {main_id}")
+        # closes tmp on the image, and forgets the closed scratch in the store; keeps the active main
+        out = d.run(":cleanup alpha --force --keep-active", "; kept 1")
+        assert tmp_id[:8] in out.splitlines()[-1] and main_id[:8] not in out.splitlines()[-1]
+        d.run(":cleanup alpha --bogus", "usage: :cleanup NAME [--force] [--keep-active]")
+        d.result("y", "1")  # the active session survived the forced cleanup
         out = d.output_of(":sessions all")
         assert "beta" in out and "alpha" in out
         d.run(":sessions nowhere", "no image called 'nowhere'")
