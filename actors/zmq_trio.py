@@ -69,6 +69,13 @@ DEFAULT_MAX_MESSAGE_SIZE = 4 * 1024 * 1024
 # How many frames the pump moves in each direction before it yields to other tasks.
 _BATCH = 64
 
+# Plain ints for the pump's hot loop: pyzmq returns EVENTS as an IntFlag, and IntFlag's `&` goes through
+# the enum machinery (measured 2.8 us for getsockopt + `&` against 1.8 us with plain ints).
+_EVENTS = int(zmq.EVENTS)
+_POLLIN = int(zmq.POLLIN)
+_POLLOUT = int(zmq.POLLOUT)
+_NOBLOCK = int(zmq.NOBLOCK)
+
 
 def new_context(max_sockets: int = 65536) -> zmq.Context:
     """Create a new ZeroMQ context with `MAX_SOCKETS` raised.
@@ -507,8 +514,12 @@ class ZmqPump:
         outbox, inbox = self._outbox, self._inbox
         sent = 0
         while outbox and sent < _BATCH:
+            parts = outbox[0]
             try:
-                sock.send_multipart(outbox[0], zmq.NOBLOCK)
+                if len(parts) == 1:  # what a DEALER sends: skip send_multipart's per-part checks
+                    sock.send(parts[0], _NOBLOCK)
+                else:
+                    sock.send_multipart(parts, _NOBLOCK)
             except zmq.Again:
                 break
             outbox.popleft()
@@ -517,27 +528,26 @@ class ZmqPump:
             self._out_space.unpark_all()
         # The calls above may have consumed the fd's notification: from here on ask EVENTS, which
         # also spares the exception an empty NOBLOCK receive raises.
-        events = sock.getsockopt(zmq.EVENTS)
+        events = int(sock.getsockopt(_EVENTS))
         received = 0
         deliver = self._deliver
-        while events & zmq.POLLIN and len(inbox) < self._inbox_size and received < _BATCH:
+        while events & _POLLIN and len(inbox) < self._inbox_size and received < _BATCH:
             try:
-                parts = sock.recv_multipart(zmq.NOBLOCK)
+                received_parts = sock.recv_multipart(_NOBLOCK)
             except zmq.Again:  # pragma: no cover - EVENTS said there was one
                 break
             received += 1
             if deliver is not None:
-                deliver(parts)
+                deliver(received_parts)
                 if self._closed:  # the handler closed the pump: stop touching the socket
                     return False
             else:
-                inbox.append(parts)
-            events = sock.getsockopt(zmq.EVENTS)
+                inbox.append(received_parts)
+            events = int(sock.getsockopt(_EVENTS))
         if received and deliver is None:
             self._in_ready.unpark_all()
         if sent == _BATCH or received == _BATCH:
             return True
         return bool(
-            (outbox and events & zmq.POLLOUT)
-            or (len(inbox) < self._inbox_size and events & zmq.POLLIN)
+            (outbox and events & _POLLOUT) or (len(inbox) < self._inbox_size and events & _POLLIN)
         )
