@@ -114,6 +114,8 @@ from .session_cache import SessionCache
 if TYPE_CHECKING:
     import zmq
 
+    from .zmq_trio import FdPoller
+
 __all__ = ["ActorSettings", "ImageActor", "LinkFactory"]
 
 log = logging.getLogger("stui.actors.image")
@@ -189,6 +191,7 @@ class ImageActor:
         zmq_context: zmq.Context | None = None,
         open_link: LinkFactory | None = None,
         heartbeats: HeartbeatScheduler | None = None,
+        zmq_poller: FdPoller | None = None,
     ) -> None:
         """
         Args:
@@ -203,6 +206,8 @@ class ImageActor:
             open_link: opens a transport; by default `actors.transport.open_transport` on the address.
             heartbeats: the scheduler that fires this actor's heartbeats (the supervisor's, shared by
                 all its actors); None runs a private one in each connection.
+            zmq_poller: a running `FdPoller` shared by the supervisor's ZeroMQ links (see
+                actors/zmq_trio.py); None gives each link a watcher task of its own.
         """
         self.spec = spec
         self.name = spec.name or spec.address
@@ -228,6 +233,7 @@ class ImageActor:
         self._lost_reason: str | None = None
         self._stop_requested = False
         self._heartbeats = heartbeats
+        self._zmq_poller = zmq_poller
         self._heartbeat: Heartbeat | None = None  # this connection's
         self._ping_call: Call | None = None  # the heartbeat Ping awaiting its Pong
         self._crash_error: Exception | None = None
@@ -368,6 +374,7 @@ class ImageActor:
             max_message_size=self.settings.max_message_size,
             zmq_context=self._zmq_context,
             connect_timeout=self.settings.connect_timeout,
+            zmq_poller=self._zmq_poller,
         )
 
     async def _handshake(self, transport: Any) -> Welcome:

@@ -77,6 +77,8 @@ if TYPE_CHECKING:
 
     from stui.sessions.store import SessionStore
 
+    from .zmq_trio import FdPoller
+
 __all__ = ["Supervisor", "SupervisorConfig", "open_supervisor"]
 
 log = logging.getLogger("stui.actors.supervisor")
@@ -188,9 +190,17 @@ class Supervisor:
         self._order = 0
         self._current: str | None = None
         self._closing = False
-        # One task fires the heartbeats of every image (actors/heartbeat.py says why).
+        # One task fires the heartbeats of every image (actors/heartbeat.py says why), and one watches
+        # the fds of every ZeroMQ link (actors/zmq_trio.py, FdPoller).
         self._heartbeats = HeartbeatScheduler()
         nursery.start_soon(self._heartbeats.run)
+        self._zmq_poller: FdPoller | None = None
+        if zmq_context is not None:
+            from .zmq_trio import FdPoller  # pyzmq is loaded already: there is a context
+
+            if FdPoller.available():
+                self._zmq_poller = FdPoller()
+                nursery.start_soon(self._zmq_poller.run)
 
     # ----------------------------------------------------------------------------------------------
     # Images: connect, disconnect, look up
@@ -308,6 +318,7 @@ class Supervisor:
                         zmq_context=self._zmq_context,
                         open_link=slot.open_link,
                         heartbeats=self._heartbeats,
+                        zmq_poller=self._zmq_poller,
                     )
                     slot.actor = actor
                     slot.serving = True

@@ -44,7 +44,7 @@ from stui.protocol import RemoteProtocolError
 
 from .errors import MessageTooLarge, TransportClosed, TransportConnectError, UnsupportedAddress
 from .websocket import WsTransport, collapse_single_group, open_ws_transport, receive_loop
-from .zmq_trio import DEFAULT_MAX_MESSAGE_SIZE, ZmqPump, ZmqSocket, new_context
+from .zmq_trio import DEFAULT_MAX_MESSAGE_SIZE, FdPoller, ZmqPump, ZmqSocket, new_context
 
 __all__ = [
     "DEFAULT_MAX_MESSAGE_SIZE",
@@ -341,6 +341,7 @@ async def _open_zmq(
     max_message_size: int,
     zmq_context: zmq.Context | None,
     connect_timeout: float | None,
+    zmq_poller: FdPoller | None = None,
 ) -> AsyncIterator[ZmqTransport]:
     ctx = new_context() if zmq_context is None else zmq_context
     try:
@@ -371,7 +372,7 @@ async def _open_zmq(
                     raise TransportConnectError(
                         f"no connection to {address} within {connect_timeout} s"
                     )
-            pump = ZmqPump(zsock, outbox_size=HWM, inbox_size=HWM)
+            pump = ZmqPump(zsock, outbox_size=HWM, inbox_size=HWM, poller=zmq_poller)
         except BaseException:
             zsock.close()
             raise
@@ -395,6 +396,7 @@ async def open_transport(
     max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
     zmq_context: zmq.Context | None = None,
     connect_timeout: float | None = 5.0,
+    zmq_poller: FdPoller | None = None,
 ) -> AsyncIterator[Transport]:
     """Open a link to an image, chosen by the address scheme, and close it on exit.
 
@@ -409,6 +411,8 @@ async def open_transport(
             thread; `inproc://` requires the binder's). None makes a private one, terminated on exit.
         connect_timeout: seconds to wait for the connection (ZeroMQ: until established; WebSocket: TCP
             plus handshake). None: ZeroMQ does not wait at all, WebSocket waits forever.
+        zmq_poller: a running `FdPoller` (shared by many transports) to watch the ZeroMQ socket,
+            instead of a watcher task per transport; ignored for WebSocket.
 
     Yields:
         The transport, ready for `send` and `receive`.
@@ -429,6 +433,7 @@ async def open_transport(
                 max_message_size=max_message_size,
                 zmq_context=zmq_context,
                 connect_timeout=connect_timeout,
+                zmq_poller=zmq_poller,
             ) as zmq_transport:
                 yield zmq_transport
         case "ws" | "wss":

@@ -10,7 +10,13 @@ import pytest
 import trio
 import zmq
 from stui.actors.errors import TransportClosed
-from stui.actors.zmq_trio import DEFAULT_MAX_MESSAGE_SIZE, ZmqPump, ZmqSocket, new_context
+from stui.actors.zmq_trio import (
+    DEFAULT_MAX_MESSAGE_SIZE,
+    FdPoller,
+    ZmqPump,
+    ZmqSocket,
+    new_context,
+)
 from zmq.utils.monitor import parse_monitor_message
 
 # Every test is bounded: a lost wake-up must fail the test, not hang the suite.
@@ -518,3 +524,66 @@ async def test_pump_deliver_to_calls_the_handler_in_the_owning_task(ctx: zmq.Con
                 await trio.sleep(0.01)
             assert dealer.closed  # the owner closed the socket as run() returned
             nursery.cancel_scope.cancel()
+
+
+# --- FdPoller -------------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not FdPoller.available(), reason="FdPoller needs epoll")
+async def test_pumps_sharing_an_fd_poller_run_without_watcher_tasks(ctx: zmq.Context) -> None:
+    """Several dealer pumps watched by one FdPoller: concurrent round trips all complete (no lost
+    wake-up), no pump starts a watcher task of its own, closed pumps leave the poller, and stopping
+    the poller stops the pumps still on it with TransportClosed."""
+    poller = FdPoller()
+    router = ZmqSocket(ctx.socket(zmq.ROUTER))
+    port = router.socket.bind_to_random_port("tcp://127.0.0.1")
+    rpump = ZmqPump(router)
+    dealers = []
+    for _ in range(8):
+        sock = ZmqSocket(ctx.socket(zmq.DEALER))
+        sock.socket.connect(f"tcp://127.0.0.1:{port}")
+        dealers.append(ZmqPump(sock, poller=poller))
+    with trio.fail_after(20):
+        async with trio.open_nursery() as outer:
+            await outer.start(rpump.run)
+            outer.start_soon(echo, rpump)
+            poller_scope = trio.CancelScope()
+
+            async def run_poller(*, task_status: trio.TaskStatus[None]) -> None:
+                with poller_scope:
+                    await poller.run(task_status=task_status)
+
+            await outer.start(run_poller)
+            failures: list[BaseException] = []
+
+            async def run_pump(pump: ZmqPump, *, task_status: trio.TaskStatus[None]) -> None:
+                try:
+                    await pump.run(task_status=task_status)
+                except TransportClosed as exc:
+                    failures.append(exc)
+
+            async with trio.open_nursery() as pumps:
+                for pump in dealers:
+                    await pumps.start(run_pump, pump)
+                assert len(poller) == len(dealers)
+                # one task per pump (its owner): the watcher tasks are gone
+                assert len(pumps.child_tasks) == len(dealers)
+
+                async def ping_pong(pump: ZmqPump, k: int) -> None:
+                    for i in range(200):
+                        await pump.send([b"%d-%d" % (k, i)])
+                        assert await pump.receive() == [b"%d-%d" % (k, i)]
+
+                async with trio.open_nursery() as clients:
+                    for k, pump in enumerate(dealers):
+                        clients.start_soon(ping_pong, pump, k)
+                dealers[0].close()
+                await trio.sleep(0.05)
+                assert len(poller) == len(dealers) - 1 and dealers[0].socket.closed
+                poller_scope.cancel()
+            assert poller.closed and len(poller) == 0
+            assert len(failures) == len(dealers) - 1
+            assert all("FdPoller" in str(f) for f in failures)
+            with pytest.raises(TransportClosed):
+                poller.register(12345, lambda: None)
+            outer.cancel_scope.cancel()
