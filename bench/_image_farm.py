@@ -176,6 +176,19 @@ class ImageFarm:
 # The child process
 
 
+def _die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent dies (a bench killed with SIGKILL must not
+    leave hundreds of images behind). Elsewhere this does nothing."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        pr_set_pdeathsig = 1
+        libc.prctl(pr_set_pdeathsig, signal.SIGKILL)
+    except (OSError, AttributeError):
+        pass
+
+
 def _raise_limits() -> None:
     import resource
 
@@ -224,6 +237,7 @@ def main() -> None:
     parser.add_argument("--prefix", default="img")
     parser.add_argument("--farm", type=int, default=0)
     ns = parser.parse_args()
+    _die_with_parent()
     _raise_limits()
     import trio
 
