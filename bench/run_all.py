@@ -122,7 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{i}/{len(runs)}] {name}: {shown}   (load {os.getloadavg()[0]:.2f})", flush=True)
         before = {p for p in args.results_dir.iterdir() if p.is_dir()}
         t0 = time.perf_counter()
-        proc = subprocess.run(cmd, cwd=REPO_DIR)
+        try:
+            proc = subprocess.run(cmd, cwd=REPO_DIR, timeout=args.timeout)
+        except subprocess.TimeoutExpired:
+            print(f"{name}: killed after {args.timeout:g} s", flush=True)
+            proc = subprocess.CompletedProcess(cmd, returncode=-9)
         out = _newest_result(args.results_dir, before)
         doc = (
             json.loads((out / "results.json").read_text()) if out and proc.returncode == 0 else None
