@@ -50,7 +50,6 @@ from stui.image.client_state import (
     leave_queue,
 )
 from stui.image.config import ImageServerConfig
-from stui.image.inspection import InspectRun
 from stui.image.sessions import Session, SessionLimitReached, SessionTable
 from stui.image.smalltalk import Failure, SmalltalkImage, Success
 from stui.protocol import (
@@ -527,8 +526,9 @@ class RequestDispatcher:
         record: InFlight,
         source: str | int,
         budget: float,
+        depth: int = 1,
     ) -> tuple[Any, float] | Error:
-        """Run `source` (code, or a handle to inspect) in the session, slice by slice.
+        """Run `source` (code, or a handle to inspect `depth` levels deep) in the session, in slices.
 
         Returns:
             The outcome and the seconds it ran, or an `Error` when it was interrupted or ran out of
@@ -547,7 +547,8 @@ class RequestDispatcher:
         if isinstance(source, str):
             evaluation = session.workspace.start(source, transcript=pending.append)
         else:
-            evaluation = InspectRun(session.workspace, source)
+            # Printing runs Smalltalk (printOn: overrides), so an inspection is sliced like code.
+            evaluation = session.workspace.start_inspection(source, depth=depth)
         record.evaluation = evaluation
         started = trio.current_time()
         deadline = started + budget
@@ -621,18 +622,18 @@ class RequestDispatcher:
         try:
             session.workspace.lookup(handle)
         except LookupError:
-            return Error(
-                code=ErrorCode.OBJECT_NOT_FOUND,
-                message=f"no object with handle {handle} in this session (it may have been dropped)",
-            )
+            return _object_not_found(handle)
         result = await self._run_smalltalk(
-            conn, rid, session, record, handle, self.config.eval_time_budget
+            conn, rid, session, record, handle, self.config.eval_time_budget, msg.depth
         )
         if isinstance(result, Error):
             return result
         data, _elapsed = result
-        if isinstance(data, Failure):
-            return _failure_error(data)
+        match data:
+            case Failure(error_class="UnknownHandle"):  # dropped by an evaluation meanwhile
+                return _object_not_found(handle)
+            case Failure():
+                return _failure_error(data)
         return Inspection(
             class_name=data.class_name,
             print_string=data.print_string,
@@ -655,6 +656,13 @@ def _no_session(sid: str) -> Error:
     return Error(
         code=ErrorCode.SESSION_NOT_FOUND,
         message=f"no session {sid!r} for this client on this image (attach it first if it is another's)",
+    )
+
+
+def _object_not_found(handle: int) -> Error:
+    return Error(
+        code=ErrorCode.OBJECT_NOT_FOUND,
+        message=f"no object with handle {handle} in this session (it may have been dropped)",
     )
 
 

@@ -530,6 +530,24 @@ async def test_inspect_respects_the_time_budget(harness):
     expect_error(await client.request(Inspect(session_id=sid, handle=handle)), ErrorCode.TIMEOUT)
 
 
+async def test_inspect_depth_zero_prints_no_slot_and_depth_above_one_answers_one_level(harness):
+    info, _ = await harness.start(eval_time_budget=5)
+    client = await harness.connect(info)
+    sid = await new_session(client)
+    handle = await loopy_box(client, sid)
+    # Depth 0 never prints the Loopy slot, so it answers (the slot's printOn: would loop).
+    shallow = await client.request(Inspect(session_id=sid, handle=handle, depth=0))
+    assert isinstance(shallow, Inspection), shallow
+    assert (shallow.class_name, shallow.print_string, shallow.handle) == ("Box", "a Box", handle)
+    assert shallow.named == () and shallow.indexed == ()
+    listed = await client.request(Inspect(session_id=sid, expression="#(1 2 3)", depth=0))
+    assert (listed.indexed, listed.indexed_size) == ((), 3)
+    one = await client.request(Inspect(session_id=sid, expression="3 @ 4", depth=1))
+    deep = await client.request(Inspect(session_id=sid, handle=one.handle, depth=8))
+    assert [(s.name, s.print_string) for s in deep.named] == [("x", "3"), ("y", "4")]
+    assert deep.named == one.named and deep.indexed == one.indexed
+
+
 async def test_limits_are_announced(harness):
     info, _ = await harness.start(max_sessions=7, eval_time_budget=2.5)
     client = await harness.connect(info)

@@ -105,6 +105,40 @@ def test_inspect_collections(ws: Workspace) -> None:
     assert d.indexed_size == 1
 
 
+def test_inspect_depth_zero_describes_the_object_alone(ws: Workspace) -> None:
+    for source in (
+        "Object subclass: #Slow instanceVariableNames: '' classVariableNames: '' package: 'T'",
+        "Slow compile: 'printOn: aStream [true] whileTrue'",
+        "Dictionary subclass: #Dict instanceVariableNames: '' classVariableNames: '' package: 'T'",
+        "Dict compile: 'printOn: aStream aStream nextPutAll: ''a Dict'''",
+        "d := Dict new. d at: Slow new put: 1; at: #k put: 2. nil",
+        "Object subclass: #Box instanceVariableNames: 'item' classVariableNames: '' package: 'T'",
+        "Box compile: 'printOn: aStream aStream nextPutAll: ''a Box'''",
+        "Box compile: 'item: x item := x'",
+        "b := Box new item: Slow new; yourself. nil",
+    ):
+        value(ws, source)
+    box = ws.register(ws.vars["b"])
+    dict_handle = ws.register(ws.vars["d"])
+    assert box is not None and dict_handle is not None
+    # Depth 0 prints no slot and no key, so neither Slow's printOn: runs here.
+    shallow = ws.inspect(box, depth=0)
+    assert (shallow.print_string, shallow.named, shallow.indexed) == ("a Box", (), ())
+    d = ws.inspect(dict_handle, depth=0)
+    assert (d.print_string, d.indexed, d.indexed_size) == ("a Dict", (), 2)
+    point = value(ws, "3 @ 4").handle
+    assert point is not None and ws.inspect(point, depth=0).named == ()
+    assert ws.inspect(point, depth=5) == ws.inspect(point, depth=1)
+    assert len(ws.inspect(point, depth=1).named) == 2
+    data = ws.start_inspection(box, depth=0).resume(1.0)
+    assert isinstance(data, InspectionData) and data.named == ()
+    for handle in (box, dict_handle):  # depth 1 prints the Slow slot / the Slow key, which loops
+        looping = ws.start_inspection(handle, depth=1)
+        assert looping.resume(0.001) is None
+        looping.interrupt()
+        assert looping.resume().error_class == "Interrupted"  # type: ignore[union-attr]
+
+
 def test_inspect_other_shapes(ws: Workspace) -> None:
     frac = ws.inspect(value(ws, "3/4").handle)  # type: ignore[arg-type]
     assert [n for n, _ in frac.named] == ["numerator", "denominator"]
@@ -190,13 +224,3 @@ def test_sliced_inspection(ws: Workspace) -> None:
     value(ws, "Slow compile: 'printOn: aStream self error: ''broken'''")
     broken = ws.start_inspection(slow_handle).resume(1.0)
     assert (broken.error_class, broken.message_text) == ("Error", "broken")  # type: ignore[union-attr]
-
-
-def test_subclass_run_override_seam(ws: Workspace) -> None:
-    from stui.image.smalltalk import Evaluation
-
-    class Custom(Evaluation):
-        def _run(self) -> object:
-            return ("custom", self.source)
-
-    assert Custom(ws, "x").resume() == ("custom", "x")

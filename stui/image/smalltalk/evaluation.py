@@ -133,13 +133,8 @@ class Evaluation:
         self._interrupt: str | None = None
         # The greenlet must not refer back to this object, so that dropping an unfinished evaluation
         # frees it at once and __del__ can unwind it (a cycle through suspended frames would leak).
-        # A subclass may override _run() (the image server's sliced inspection does); its greenlet then
-        # holds the bound method, and an abandoned one is only collected by the cycle collector.
         if body is None:
-            if type(self)._run is Evaluation._run:
-                body = functools.partial(_run, workspace, source)
-            else:
-                body = self._run
+            body = functools.partial(_run, workspace, source)
         self._greenlet = greenlet.greenlet(body)
         # This evaluation's share of the VM state while it is switched out.
         vm = workspace.image.vm
@@ -183,18 +178,6 @@ class Evaluation:
             pass
 
     # -- inside -------------------------------------------------------------------------------------
-
-    def _run(self) -> Any:
-        """The greenlet's body: compile, run and print; answers the outcome.
-
-        Subclasses may override it to run other work in slices (it runs inside the greenlet, so it may
-        send Smalltalk messages, and the VM checkpoints apply); answer the outcome to hand back.
-        """
-        return _run(self.workspace, self.source)
-
-    def _error_failure(self, err: UnhandledError) -> Failure:
-        """The Failure describing an unhandled Smalltalk error (for overrides of _run)."""
-        return error_failure(self.workspace, err)
 
     def _switch_in(self, slice_seconds: float) -> Any:
         vm = self.workspace.image.vm

@@ -93,15 +93,14 @@ class Workspace:
         """Begin evaluating *source*; advance it with ``resume()``."""
         return Evaluation(self, source, transcript)
 
-    def start_inspection(self, handle: int) -> Evaluation:
+    def start_inspection(self, handle: int, depth: int = 1) -> Evaluation:
         """Begin :meth:`inspect` as a sliced evaluation: printing may run user ``printOn:`` code.
 
         ``resume()`` answers the :class:`InspectionData`, or a Failure (``UnknownHandle`` for a handle
         that is not, or no longer, registered; the interrupt reason; an unhandled error's class).
         """
-        return Evaluation(
-            self, f"<inspect {handle}>", None, body=functools.partial(_inspect_body, self, handle)
-        )
+        body = functools.partial(_inspect_body, self, handle, depth)
+        return Evaluation(self, f"<inspect {handle}>", None, body=body)
 
     def evaluate(
         self,
@@ -161,8 +160,14 @@ class Workspace:
         except KeyError:
             raise UnknownHandle(handle) from None
 
-    def inspect(self, handle: int) -> InspectionData:
+    def inspect(self, handle: int, depth: int = 1) -> InspectionData:
         """Describe the object with *handle*: class, printString, named and indexed slots.
+
+        Args:
+            depth: 0 describes the object alone (class, printString, handle, ``indexed_size``; no
+                slots, so no slot is printed); 1 or more adds its slots, each with its printString,
+                class and handle. A slot's own slots are one more ``inspect`` of its handle: an
+                :class:`InspectionData` has no place for them, so depths above 1 answer the same as 1.
 
         Raises:
             UnknownHandle: no such handle.
@@ -171,44 +176,60 @@ class Workspace:
         vm = self.image.vm
         cls = vm.class_of(obj)
         printed, _ = Printer(vm, INSPECT_PRINT_LIMIT).result(obj)
-        named: list[tuple[str, SlotData]] = []
-        indexed: list[tuple[str, SlotData]] = []
+        named, indexed, size = self._slot_values(obj)
+        if depth < 1:
+            return InspectionData(cls.name, printed, handle, (), (), size)
+        return InspectionData(
+            cls.name,
+            printed,
+            handle,
+            tuple((name, self._slot(v)) for name, v in named),
+            tuple((label(), self._slot(v)) for label, v in indexed),
+            size,
+        )
+
+    def _slot_values(
+        self, obj: Any
+    ) -> tuple[list[tuple[str, Any]], list[tuple[Callable[[], str], Any]], int]:
+        """The object's named slots, its first indexed ones and the count of all indexed slots.
+
+        Nothing is printed here (labels of dictionary keys are printed by calling them), so an
+        inspection at depth 0 runs no user code beyond the object's own printString.
+        """
+        vm = self.image.vm
+        named: list[tuple[str, Any]] = []
+        indexed: list[tuple[Callable[[], str], Any]] = []
         size = 0
         t = type(obj)
         if t is Obj:
-            named = [(n, self._slot(v)) for n, v in zip(obj.cls.all_ivars, obj.slots, strict=False)]
+            named = list(zip(obj.cls.all_ivars, obj.slots, strict=False))
             kind = obj.cls.kind
             if kind is Kind.DICT:
                 size = len(obj.data)
                 for k, v in list(hashed_view(obj.data).items())[:INDEXED_SLOTS_SHOWN]:
-                    label, _ = Printer(vm, SLOT_PRINT_LIMIT).result(denorm_key(k))
-                    indexed.append((label, self._slot(v)))
+                    indexed.append((functools.partial(_key_label, vm, denorm_key(k)), v))
             elif kind in (Kind.ARRAY, Kind.ORDERED, Kind.SET, Kind.BAG, Kind.INTERVAL, Kind.BYTES):
                 items = elements(vm, obj)
                 size = len(items)
                 indexed = [
-                    (str(i + 1), self._slot(v)) for i, v in enumerate(items[:INDEXED_SLOTS_SHOWN])
+                    (str(i + 1).__str__, v) for i, v in enumerate(items[:INDEXED_SLOTS_SHOWN])
                 ]
         elif t is StString or t is str:
             text = obj.s if t is StString else obj
             size = len(text)
             indexed = [
-                (str(i + 1), self._slot(Char(ch)))
-                for i, ch in enumerate(text[:INDEXED_SLOTS_SHOWN])
+                (str(i + 1).__str__, Char(ch)) for i, ch in enumerate(text[:INDEXED_SLOTS_SHOWN])
             ]
         elif t is Fraction:
-            named = [
-                ("numerator", self._slot(obj.numerator)),
-                ("denominator", self._slot(obj.denominator)),
-            ]
+            named = [("numerator", obj.numerator), ("denominator", obj.denominator)]
         elif t is StClass:
             named = [
-                ("name", self._slot(StString(obj.name))),
-                ("superclass", self._slot(obj.superclass)),
-                ("instanceVariables", self._slot(vm.new_array([StString(n) for n in obj.ivars]))),
-                ("category", self._slot(StString(obj.category))),
+                ("name", StString(obj.name)),
+                ("superclass", obj.superclass),
+                ("instanceVariables", vm.new_array([StString(n) for n in obj.ivars])),
+                ("category", StString(obj.category)),
             ]
-        return InspectionData(cls.name, printed, handle, tuple(named), tuple(indexed), size)
+        return named, indexed, size
 
     def _slot(self, value: Any) -> SlotData:
         vm = self.image.vm
@@ -278,9 +299,14 @@ class Workspace:
         ]
 
 
-def _inspect_body(ws: Workspace, handle: int) -> Any:
+def _key_label(vm: Any, key: Any) -> str:
+    label, _ = Printer(vm, SLOT_PRINT_LIMIT).result(key)
+    return label
+
+
+def _inspect_body(ws: Workspace, handle: int, depth: int) -> Any:
     try:
-        return ws.inspect(handle)
+        return ws.inspect(handle, depth)
     except UnknownHandle:
         return Failure("UnknownHandle", f"no object with handle {handle} in this workspace")
     except EvaluationInterrupted as err:
