@@ -119,6 +119,7 @@ def test_sessions_new_attach_close_stats_cleanup(images: dict[str, ImageProcess]
         assert row[:2] == ["alpha", "1"]
         d.run(":cleanup alpha", "alpha: closed nothing")
         d.run(":session new tmp", "new session")
+        d.wait_until(lambda: any(name == "tmp" for _, name in d.repl.session_choices))
         tmp_id = next(sid for sid, name in d.repl.session_choices if name == "tmp")
         d.run(":session attach main", f"attached session {main_id}")
         # closes tmp on the image, and forgets the closed scratch in the store; keeps the active main
