@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from stui.config import ConfigError, read_key_file
 from stui.protocol import (
@@ -26,6 +26,7 @@ from stui.repl.status_line import format_rtt, light
 from stui.repl.style import health_class, status_class
 
 if TYPE_CHECKING:
+    from stui.image.connection_file import ConnectionInfo
     from stui.repl.app import Repl
 
 __all__ = ["COMMANDS", "Inspector"]
@@ -174,15 +175,15 @@ async def connect(repl: Repl, args: str) -> None:
         alias = alias or target
     if alias and alias in repl.images:
         raise CommandError(f"an image called {alias!r} is already connected")
-    name = await repl.call(
+    connected = await repl.call(
         repl.sup.connect,
         address,
-        name=alias or None,
+        name=alias,
         key=key,
         heartbeat_interval=interval,
         heartbeat_misses=misses,
     )
-    shown = getattr(name, "name", name) or alias or address
+    shown = connected.name  # the image's own name when no alias was given
     await repl.refresh()
     status = repl.images.get(shown)
     state = status.status.value if status is not None else "connecting"
@@ -192,7 +193,7 @@ async def connect(repl: Repl, args: str) -> None:
     )
 
 
-def _local_image(name: str | None = None, *, address: str | None = None) -> Any:
+def _local_image(name: str | None = None, *, address: str | None = None) -> ConnectionInfo | None:
     """The newest running local image with this name (or serving this address), from its file."""
     from stui.image.connection_file import find_connection_files
     from stui.paths import runtime_dir
