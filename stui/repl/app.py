@@ -113,6 +113,23 @@ class Backend:
     notices: list[tuple[str, str]] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class StatusSnapshot:
+    """What the prompt, the toolbar and the completer show, read from the supervisor in one go.
+
+    Attributes:
+        images: every image's status.
+        current: the current image's name.
+        session_label: the current image's active session as the prompt shows it.
+        sessions: (session id, name) of the current image's sessions.
+    """
+
+    images: list[ImageConnectionStatus]
+    current: str | None
+    session_label: str
+    sessions: list[tuple[str, str]]
+
+
 class Repl:
     """The interactive loop over one `Backend`.
 
@@ -248,9 +265,7 @@ class Repl:
         snapshot = await self.call(self._snapshot)
         self._apply_snapshot(snapshot)
 
-    async def _snapshot(
-        self,
-    ) -> tuple[list[ImageConnectionStatus], str | None, str, list[tuple[str, str]]]:
+    async def _snapshot(self) -> StatusSnapshot:
         """Runs in trio: every image's status, the current image, its session label and sessions."""
         sup = self.sup
         images = list(sup.images())
@@ -268,16 +283,13 @@ class Repl:
                     label = active[:8]
             except StuiError:
                 pass
-        return images, current, label, choices
+        return StatusSnapshot(images, current, label, choices)
 
-    def _apply_snapshot(
-        self, snapshot: tuple[list[ImageConnectionStatus], str | None, str, list[tuple[str, str]]]
-    ) -> None:
-        images, current, label, choices = snapshot
-        self.images = {status.name: status for status in sorted(images, key=lambda s: s.name)}
-        self.current = current
-        self.session_label = label
-        self.session_choices = choices
+    def _apply_snapshot(self, snapshot: StatusSnapshot) -> None:
+        self.images = {s.name: s for s in sorted(snapshot.images, key=lambda s: s.name)}
+        self.current = snapshot.current
+        self.session_label = snapshot.session_label
+        self.session_choices = snapshot.sessions
         self._invalidate()
 
     async def _status_pump(self) -> None:
