@@ -429,7 +429,7 @@ class Repl:
                 self.call(self.sup.complete, source, cursor, image=self.current, timeout=timeout),
                 timeout + 0.25,
             )
-        except (TimeoutError, Exception):
+        except Exception:  # too slow, image down, no session: no candidates, never a broken prompt
             return None
 
     # ----------------------------------------------------------------------------------------------
@@ -494,8 +494,9 @@ class Repl:
         self, image: str, source: str, mode: EvalMode, task: asyncio.Future[Any]
     ) -> None:
         self.running -= 1
-        self._print_outcome(image, source, mode, task, late=True)
-        self._invalidate()
+        if not self.quitting:
+            self._print_outcome(image, source, mode, task, late=True)
+            self._invalidate()
 
     def _print_outcome(
         self, image: str, source: str, mode: EvalMode, task: asyncio.Future[Any], *, late: bool
