@@ -669,6 +669,7 @@ class Repl:
             except KeyboardInterrupt:
                 continue  # Ctrl-C at the prompt: the line is cleared
             except EOFError:
+                self.quitting = True
                 break
             except Exception:
                 self.notice("error while reading input:\n" + traceback.format_exc(limit=3), "bad")
