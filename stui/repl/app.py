@@ -224,8 +224,10 @@ class Repl:
         return FormattedText(continuation_fragments(width))
 
     def _toolbar(self) -> FormattedText:
+        app = get_app_or_none()
+        width = app.output.get_size().columns if app is not None else None
         return FormattedText(
-            toolbar_fragments(list(self.images.values()), self.current, hint=KEY_HINT)
+            toolbar_fragments(list(self.images.values()), self.current, hint=KEY_HINT, width=width)
         )
 
     def image_names(self) -> list[str]:

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prompt_toolkit.formatted_text import StyleAndTextTuples
+from prompt_toolkit.formatted_text import StyleAndTextTuples, fragment_list_to_text
 
 from stui.protocol import ConnectionHealth, ConnectionStatus, EvalMode, ImageConnectionStatus
 from stui.repl.style import status_class
@@ -118,28 +118,52 @@ def continuation_fragments(width: int) -> StyleAndTextTuples:
 
 
 def toolbar_fragments(
-    images: Sequence[ImageConnectionStatus], current: str | None, *, hint: str = ""
+    images: Sequence[ImageConnectionStatus],
+    current: str | None,
+    *,
+    hint: str = "",
+    width: int | None = None,
 ) -> StyleAndTextTuples:
-    """The bottom toolbar: `● alpha connected healthy 0.41 ms │ ○ beta disconnected -`."""
+    """The bottom toolbar: `● alpha connected healthy 0.41 ms │ ○ beta disconnected -`.
+
+    With `width` (the terminal's columns) it gets terser until it fits: first the key hint goes,
+    then the status and health words (the light keeps their colour), then the round trips.
+    """
+    detail_levels = (2, 1, 0) if width is not None else (2,)
+    for detail in detail_levels:
+        for with_hint in (True, False) if hint else (False,):
+            fragments = _toolbar(images, current, hint if with_hint else "", detail)
+            if width is None or len(fragment_list_to_text(fragments)) <= width:
+                return fragments
+    return fragments
+
+
+def _toolbar(
+    images: Sequence[ImageConnectionStatus], current: str | None, hint: str, detail: int
+) -> StyleAndTextTuples:
     fragments: StyleAndTextTuples = []
     if not images:
         fragments.append(("class:toolbar.image", " no images — :connect ADDRESS or :help"))
     for index, image in enumerate(images):
         if index:
-            fragments.append(("class:toolbar.sep", " │"))
+            fragments.append(("class:toolbar.sep", " │" if detail else ""))
         name_class = "class:toolbar.current" if image.name == current else "class:toolbar.image"
         fragments += [
             ("", " "),
             (status_class(image.status, image.health), light(image.status)),
             (name_class, f" {image.name}"),
-            ("class:toolbar.image", f" {image.status.value}"),
         ]
-        if (
-            image.status is ConnectionStatus.CONNECTED
-            and image.health is not ConnectionHealth.UNKNOWN
-        ):
-            fragments.append((status_class(image.status, image.health), f" {image.health.value}"))
-        fragments.append(("class:toolbar.rtt", f" {format_rtt(image.rtt)}"))
+        if detail >= 2:
+            fragments.append(("class:toolbar.image", f" {image.status.value}"))
+            if (
+                image.status is ConnectionStatus.CONNECTED
+                and image.health is not ConnectionHealth.UNKNOWN
+            ):
+                fragments.append(
+                    (status_class(image.status, image.health), f" {image.health.value}")
+                )
+        if detail >= 1:
+            fragments.append(("class:toolbar.rtt", f" {format_rtt(image.rtt)}"))
     if hint:
         fragments += [("class:toolbar.sep", "  "), ("class:toolbar.keys", hint)]
     return fragments

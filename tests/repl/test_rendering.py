@@ -215,3 +215,15 @@ def test_lexer_highlights_smalltalk_and_shows_commands_as_commands() -> None:
     assert fragment_list_to_text(code) == "x := 'hi' , 3 printString"
     styles = {style for style, _ in code}
     assert "class:pygments.literal.string" in styles and "class:pygments.literal.number" in styles
+
+
+def test_toolbar_gets_terser_to_fit_the_terminal() -> None:
+    images = [snap(name) for name in ("alpha", "beta", "gamma", "delta")]
+    full = text(toolbar_fragments(images, "alpha", hint="F5 exec"))
+    assert text(toolbar_fragments(images, "alpha", hint="F5 exec", width=len(full))) == full
+    no_hint = text(toolbar_fragments(images, "alpha", hint="F5 exec", width=len(full) - 1))
+    assert "F5" not in no_hint and "healthy" in no_hint
+    terse = text(toolbar_fragments(images, "alpha", hint="F5 exec", width=70))
+    assert terse == " ● alpha 0.40 ms │ ● beta 0.40 ms │ ● gamma 0.40 ms │ ● delta 0.40 ms"
+    tiny = text(toolbar_fragments(images, "alpha", width=20))
+    assert tiny == " ● alpha ● beta ● gamma ● delta"  # the tersest form, even if still too wide
