@@ -41,6 +41,7 @@ __all__ = [
     "LatencyStats",
     "Metric",
     "Run",
+    "Watchdog",
     "base_parser",
     "environment",
     "human_us",
@@ -123,6 +124,37 @@ class CpuMeter:
     def reset(self) -> None:
         self._cpu0 = time.process_time()
         self._wall0 = time.perf_counter()
+
+
+class Watchdog:
+    """Ends the process (exit status 3) if a phase outlives its deadline; a context manager.
+
+    For the one phase a bench cannot otherwise bound: shutting down thousands of image actors after the
+    results are written. The results are already on disk when it fires, and image farms die with the
+    bench (PR_SET_PDEATHSIG), so nothing is lost or left behind; the message says what overran.
+    """
+
+    def __init__(self, seconds: float, what: str) -> None:
+        import threading
+
+        self._timer = threading.Timer(seconds, self._fire, args=(seconds, what))
+        self._timer.daemon = True
+
+    @staticmethod
+    def _fire(seconds: float, what: str) -> None:
+        print(
+            f"\nwatchdog: {what} took longer than {seconds:g} s; exiting",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(3)
+
+    def __enter__(self) -> Watchdog:
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._timer.cancel()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -395,6 +427,14 @@ class Run:
             if hasattr(a, name):
                 parts.append(f"{name.replace('_', '-')}={getattr(a, name)}")
         return ", ".join(parts) + f" (load {self.env_before['loadavg_1m']:.2f})"
+
+    def amend(self, key: str, value: Any) -> None:
+        """Add `key` to results.json after `write()` (e.g. how long shutting down took)."""
+        self.record(key, value)
+        path = self.out_dir / "results.json"
+        doc = json.loads(path.read_text())
+        doc["results"][key] = self.results[key]
+        path.write_text(json.dumps(doc, indent=2, allow_nan=True) + "\n")
 
     def write(self) -> dict[str, Path]:
         """Write results.json, plot.png (when a plot was drawn) and summary.md; print their paths."""

@@ -30,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import trio
-from _harness import CpuMeter, LatencyStats, Run, base_parser, progress, rss_bytes
+from _harness import CpuMeter, LatencyStats, Run, Watchdog, base_parser, progress, rss_bytes
 from _image_farm import ImageFarm
 from _stack import EventLog, StackOps, connect_all, open_bench_supervisor
 from stui.actors import Supervisor
@@ -219,20 +219,30 @@ def _report_losses(run: Run, sup: Supervisor, log: EventLog, t_busy: float | Non
     run.record("connected_at_end", _connected(sup))
 
 
-async def _measure(run: Run, farm: ImageFarm) -> _Figures:
+async def _measure(run: Run, farm: ImageFarm) -> None:
     fig = _Figures()
-    async with open_bench_supervisor() as sup, trio.open_nursery() as nursery:
-        log = EventLog()
-        await nursery.start(log.collect, sup)
-        names = await _connect_phase(run, sup, farm, fig)
-        await _idle_phase(run, farm, len(names), fig)
-        t_busy = None
-        if not run.args.skip_busy:
-            t_busy = time.perf_counter()
-            await _busy_phase(run, sup, farm, names, fig)
-        _report_losses(run, sup, log, t_busy)
-        nursery.cancel_scope.cancel()
-    return fig
+    sup_cm = open_bench_supervisor()
+    sup = await sup_cm.__aenter__()
+    try:
+        async with trio.open_nursery() as nursery:
+            log = EventLog()
+            await nursery.start(log.collect, sup)
+            names = await _connect_phase(run, sup, farm, fig)
+            await _idle_phase(run, farm, len(names), fig)
+            t_busy = None
+            if not run.args.skip_busy:
+                t_busy = time.perf_counter()
+                await _busy_phase(run, sup, farm, names, fig)
+            _report_losses(run, sup, log, t_busy)
+            nursery.cancel_scope.cancel()
+        # Results first: stopping thousands of actors is not what is measured here.
+        _plot(run, fig)
+        run.write()
+    finally:
+        t0 = time.perf_counter()
+        with Watchdog(run.args.shutdown_timeout, "stopping the supervisor"):
+            await sup_cm.__aexit__(None, None, None)
+    run.amend("supervisor_shutdown_s", time.perf_counter() - t0)
 
 
 def _plot(run: Run, fig_data: _Figures) -> None:
@@ -280,6 +290,12 @@ def main(argv: list[str] | None = None) -> int:
         "--busy-request", choices=("eval", "ping"), default="eval", help="request of the busy phase"
     )
     parser.add_argument("--skip-busy", action="store_true", help="no busy phase (idle cost only)")
+    parser.add_argument(
+        "--shutdown-timeout",
+        type=float,
+        default=120,
+        help="seconds the supervisor may take to stop after the results are written",
+    )
     args = parser.parse_args(argv)
     servers = args.servers or _default_servers(args.images)
     args.servers = servers
@@ -290,11 +306,9 @@ def main(argv: list[str] | None = None) -> int:
             farm.tick = bar.update
             farm.__enter__()
         run.record("farm", {"servers": servers, "startup_s": farm.startup_seconds})
-        figures = trio.run(_measure, run, farm)
+        trio.run(_measure, run, farm)
     finally:
         farm.__exit__(None, None, None)
-    _plot(run, figures)
-    run.write()
     return 0
 
 

@@ -127,6 +127,10 @@ def test_run_writes_json_plot_and_summary(tmp_path, capsys) -> None:
     assert "- a note" in summary
     out = capsys.readouterr().out
     assert str(paths["json"]) in out and "MISSED" in out
+    run.amend("shutdown_s", 0.5)
+    amended = json.loads(paths["json"].read_text())
+    assert amended["results"]["shutdown_s"] == 0.5
+    assert amended["results"]["latency"] == doc["results"]["latency"]
 
 
 def test_zmq_echo_baseline_round_trips() -> None:
@@ -193,3 +197,33 @@ def test_run_all_index_lists_every_metric_with_its_command() -> None:
     assert set(run_all.SETS) == {"full", "quick"}
     scripts = {script for runs in run_all.SETS.values() for _, script, _ in runs}
     assert all((run_all.BENCH_DIR / s).is_file() for s in scripts)
+
+
+def test_watchdog_ends_a_process_that_overruns_and_spares_one_that_does_not() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, time; sys.path.insert(0, {bench!r}); from _harness import Watchdog\n"
+        "with Watchdog(0.2, 'sleeping'):\n    time.sleep({sleep})\nprint('finished')"
+    )
+    bench = str(_harness.BENCH_DIR)
+    overrun = subprocess.run(
+        [sys.executable, "-c", code.format(bench=bench, sleep=30)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert overrun.returncode == 3
+    assert "sleeping took longer than 0.2 s" in overrun.stderr
+    quick = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code.format(bench=bench, sleep=0) + "\nimport time; time.sleep(0.5)",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert quick.returncode == 0 and "finished" in quick.stdout
