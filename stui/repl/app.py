@@ -412,8 +412,12 @@ class Repl:
 
     def _history_saver(self, image_id: str) -> Callable[[str], None]:
         def save(text: str) -> None:
-            # Evaluations are written by the image actor before they are sent; commands only by us.
-            if text.lstrip().startswith(":"):
+            # The image actor writes an evaluation just before sending it, so the REPL writes only
+            # what the actor will not: its own :commands, and code typed while the image is down
+            # (the actor refuses to send it, but what the user typed belongs in the history).
+            status = next((s for s in self.images.values() if s.image_id == image_id), None)
+            image_up = status is not None and status.status is ConnectionStatus.CONNECTED
+            if text.lstrip().startswith(":") or not image_up:
                 with contextlib.suppress(TrioGuestStopped):
                     self.guest.spawn(self.store.add_history, image_id, None, text)
 

@@ -241,12 +241,14 @@ def test_connect_disconnect_and_a_lost_image(
             d.wait_for("gamma: link lost, reconnecting")
             d.wait_for("; :use alpha to go on there meanwhile")
             d.wait_for_prompt("gamma:main ◐> ")
-            out = d.output_of("3 + 4")
-            assert "gamma" in out and "7" not in out.split("3 + 4")[-1]
+            out = d.output_of("'typed while down' size")
+            assert "gamma" in out and "16" not in out.split("size")[-1]
             # it comes back (same port, new process): reconnected, and told it restarted
             gamma = restart_on_same_port(gamma)
             d.wait_for_all(["gamma is connected again", "gamma restarted"])
             d.result("3 + 4", "7")
+            # what was typed while the image was down is in its history all the same
+            d.run(":history while down", "'typed while down' size")
             # disconnecting the current image offers the next one
             d.run(":disconnect gamma", "disconnected from gamma; now on alpha")
             d.run(":disconnect gamma", "no image called 'gamma'")
