@@ -391,3 +391,18 @@ def test_a_local_image_that_cannot_start_is_reported_and_the_others_stopped(
         assert "could not start local images: ImageStartError: image 'bad/name'" in d.text()
         d.wait_for_prompt("no image ✕> ")
     assert set(runtime_dir.glob("*.json")) == before  # nothing of epsilon is left running
+
+
+def test_a_websocket_image_by_name(images: dict[str, ImageProcess], runtime_dir: Path) -> None:
+    env = dict(os.environ, STUI_RUNTIME_DIR=str(runtime_dir))
+    web = start_image_process_sync("web", env=env, ws=True, zmq=False)
+    try:
+        with ReplDriver(make_options(images, names=("alpha",))) as d:
+            d.run(":connect web", f"web: connected at {web.ws_address}")
+            table = d.output_of(":images")
+            row = next(line for line in table.splitlines() if line.split()[1:2] == ["web"])
+            assert "websocket" in row and web.ws_address in row and "connected" in row
+            d.run(":use web", "now on web:main")
+            d.result("(1 to: 10) inject: 0 into: [:a :b | a + b]", "55")
+    finally:
+        web.stop_sync(timeout=5)
