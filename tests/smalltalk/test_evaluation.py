@@ -151,6 +151,15 @@ def test_python_recursion_limit_is_a_fallback() -> None:
     assert ws.evaluate("#(1 2) size") == Success("2", "2", "SmallInteger", None, False)
 
 
+@pytest.mark.parametrize("source", ["(" * 5000 + "1" + ")" * 5000, "[" * 5000 + "1" + "]" * 5000])
+def test_code_nested_too_deeply_to_compile_is_a_stack_overflow(
+    image: SmalltalkImage, source: str
+) -> None:
+    outcome = image.new_workspace().evaluate(source)
+    assert isinstance(outcome, Failure) and outcome.error_class == "StackOverflow"
+    assert "compile" in outcome.message_text
+
+
 def test_reasonable_recursion_depth_works(image: SmalltalkImage) -> None:
     ws = image.new_workspace()
     ws.evaluate("Object subclass: #M instanceVariableNames: '' classVariableNames: '' package: 'T'")

@@ -217,6 +217,8 @@ def _run(ws: Workspace, source: str) -> Outcome:
         code = vm.compile_doit(source, ws.vars)
     except SmalltalkSyntaxError as err:
         return Failure("SyntaxError", err.message, position=err.position)
+    except RecursionError:  # parsing and compiling recurse once per nested parenthesis or block
+        return Failure("StackOverflow", "code nested too deeply to compile")
     try:
         value = code(None)
         printed, truncated = Printer(vm, ws.image.print_limit).result(value)
