@@ -260,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
                 "ratio_to_python": med / med_py,
             }
             run.metric(f"{b.name} (n={n})", med * 1e6, "µs")
+            run.metric(f"{b.name}: Smalltalk / CPython", med / med_py, "x")
             bar.update(1)
     run.record("benchmarks", rows)
     ratios = [r["ratio_to_python"] for r in rows.values()]
