@@ -69,7 +69,7 @@ def add_repl_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="[NAME=]ADDRESS",
-        help="also connect to this image (tcp://, ipc://, ws://); repeatable",
+        help="also connect to this image (tcp://, ipc://, ws://; a local image's key is found in its connection file); repeatable",
     )
     group.add_argument(
         "--local",

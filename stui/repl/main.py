@@ -179,7 +179,7 @@ async def _connect_all(
             await sup.connect(
                 target.address,
                 name=target.name,
-                key=target.key,
+                key=target.key or _local_key(target.address),
                 heartbeat_interval=target.heartbeat_interval,
                 heartbeat_misses=target.heartbeat_misses,
             )
@@ -197,6 +197,17 @@ async def _connect_all(
                     "bad",
                 )
             )
+
+
+def _local_key(address: str) -> bytes:
+    """The signing key of a running local image serving `address` (from its connection file)."""
+    from stui.image.connection_file import find_connection_files
+    from stui.paths import runtime_dir
+
+    for info in reversed(find_connection_files(runtime_dir())):
+        if not info.stale and address in (info.zmq_address, info.ws_address):
+            return info.key
+    return b""
 
 
 def _describe(exc: BaseException) -> str:

@@ -361,9 +361,14 @@ auto_connect = false
 """
     )
     before = {p.name for p in runtime_dir.glob("delta-*.json")}
-    options = ReplOptions(config=load_config(), local_images=("delta",))
+    options = ReplOptions(
+        config=load_config(),
+        local_images=("delta",),
+        # a local image's address without its key: the key comes from its connection file
+        extra_targets=(ConnectTarget(name="a2", address=images["alpha"].address),),
+    )
     with ReplDriver(options) as d:
-        assert "images: beta, delta" in d.text() and "started local images delta" in d.text()
+        assert "images: a2, beta, delta" in d.text() and "started local images delta" in d.text()
         d.wait_for_prompt("delta:main ●> ")
         assert {p.name for p in runtime_dir.glob("delta-*.json")} - before
         d.run(":use beta", "now on beta:main")
