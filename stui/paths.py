@@ -11,6 +11,7 @@ stui elsewhere without reloading anything.
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,9 +27,18 @@ def _dir(env: str, default: Callable[[], str]) -> Path:
     return Path(value) if value else Path(default()) / "stui"
 
 
+def _user_runtime_dir() -> str:
+    # Without XDG_RUNTIME_DIR (cron, CI, ssh without a login session) platformdirs falls back to
+    # /tmp/runtime-<uid> and warns. The fallback is right for us (connection files get 0600 in a 0700
+    # folder either way) and the warning would only alarm a user at every start, so it is silenced here.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", platformdirs.api.RuntimeDirWarning)
+        return platformdirs.user_runtime_dir()
+
+
 def runtime_dir() -> Path:
     """Where running local images leave their connection files (user-only permissions)."""
-    return _dir("STUI_RUNTIME_DIR", platformdirs.user_runtime_dir)
+    return _dir("STUI_RUNTIME_DIR", _user_runtime_dir)
 
 
 def data_dir() -> Path:
