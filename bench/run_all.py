@@ -94,15 +94,23 @@ def _newest_result(results_dir: Path, before: set[Path]) -> Path | None:
     return max(fresh, key=lambda p: p.stat().st_mtime) if fresh else None
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=sorted(SETS), default="full")
     parser.add_argument("--only", default="", help="run only entries whose name contains this")
     parser.add_argument(
         "--repeat", type=int, default=1, help="run the selected set this many times"
     )
+    parser.add_argument(
+        "--timeout", type=float, default=900, help="seconds before a run is killed as hung"
+    )
     parser.add_argument("--results-dir", type=Path, default=BENCH_DIR / "results")
     parser.add_argument("--no-progress", action="store_true")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
     runs = [r for r in SETS[args.set] if args.only in r[0]]
     if not runs:

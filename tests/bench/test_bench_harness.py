@@ -195,6 +195,8 @@ def test_run_all_index_lists_every_metric_with_its_command() -> None:
     assert "| failure | **failed** (exit 1) |" in md
     assert "- scale-1000: `python bench/bench_scale.py --images 1000` (load 1.50, 40.0 s)" in md
     assert set(run_all.SETS) == {"full", "quick"}
+    args = run_all.build_parser().parse_args(["--repeat", "2", "--timeout", "30"])
+    assert (args.repeat, args.timeout) == (2, 30.0)
     scripts = {script for runs in run_all.SETS.values() for _, script, _ in runs}
     assert all((run_all.BENCH_DIR / s).is_file() for s in scripts)
 
