@@ -1,7 +1,8 @@
 """The `stui` command: the REPL (no subcommand) and `stui image serve|list`.
 
 This is the one place that may call `trio.run` and handle signals: `stui image serve` runs
-`serve_image` under `trio.run` and turns SIGTERM/SIGINT into a clean stop (ImageShutdown to clients,
+`serve_image` through `stui.image.process` (its loop on a deep-stack thread, so Smalltalk can recurse
+10,000 deep) and turns SIGTERM/SIGINT into a clean stop (ImageShutdown to clients,
 connection file removed, exit status 0). The library underneath stays embeddable.
 
 `stui image serve` prints one JSON line when the image is ready (to stdout, or to `--ready-fd`):
@@ -20,10 +21,8 @@ import argparse
 import json
 import os
 import secrets
-import signal
 import sys
 from pathlib import Path
-from typing import Any
 
 import stui
 from stui import paths
@@ -133,9 +132,8 @@ def _run_repl(args: argparse.Namespace) -> int:
 
 
 def _image_serve(args: argparse.Namespace) -> int:
-    import trio
-
     from stui.image.config import ImageServerConfig
+    from stui.image.process import serve_image_process
 
     try:
         config = ImageServerConfig(
@@ -155,7 +153,7 @@ def _image_serve(args: argparse.Namespace) -> int:
         print(f"stui image serve: {e}", file=sys.stderr)
         return 2
     try:
-        trio.run(_serve_until_signalled, config, args.ready_fd, args.exit_with_parent)
+        serve_image_process(config, args.ready_fd, args.exit_with_parent)
     except Exception as e:  # OSError, zmq.ZMQError (address in use, bad endpoint), maybe grouped
         while isinstance(e, ExceptionGroup) and len(e.exceptions) == 1:
             e = e.exceptions[0]
@@ -213,49 +211,6 @@ def _state_key(state_dir: Path) -> bytes:
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(key + "\n")
     return key.encode()
-
-
-async def _serve_until_signalled(
-    config: Any, ready_fd: int | None, exit_with_parent: bool = False
-) -> None:
-    import trio
-
-    from stui.image.server import serve_image
-
-    parent = os.getppid()
-    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async with trio.open_nursery() as nursery:
-            if exit_with_parent:
-                nursery.start_soon(_watch_parent, parent, nursery.cancel_scope)
-            info = await nursery.start(serve_image, config)
-            ready = {
-                "event": "ready",
-                "name": info.name,
-                "image_id": info.image_id,
-                "instance_id": info.instance_id,
-                "pid": os.getpid(),
-                "zmq_address": info.zmq_address,
-                "ws_address": info.ws_address,
-                "connection_file": str(info.connection_file) if info.connection_file else None,
-            }
-            line = json.dumps(ready) + "\n"
-            if ready_fd is None:
-                sys.stdout.write(line)
-                sys.stdout.flush()
-            else:
-                os.write(ready_fd, line.encode())
-            async for _signum in signals:
-                break
-            nursery.cancel_scope.cancel()
-
-
-async def _watch_parent(parent: int, scope: Any) -> None:
-    """Cancel `scope` once our parent process is gone (we get re-parented, so getppid changes)."""
-    import trio
-
-    while os.getppid() == parent:
-        await trio.sleep(0.5)
-    scope.cancel()
 
 
 # --------------------------------------------------------------------------------------------------

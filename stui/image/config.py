@@ -50,6 +50,10 @@ class ImageServerConfig:
         max_clients: client connections remembered at once; the least recently active idle one is
             forgotten beyond that (ZeroMQ never says a peer went away).
         slice_seconds: how long one evaluation runs before the server serves everything else again.
+        max_depth: Smalltalk activations (methods, blocks) nested before `StackOverflow`. None: what
+            the evaluator fits under the Python recursion limit in force (~200 at the default 1,000);
+            `stui image serve` raises the limit on a deep stack and passes 10,000
+            (`stui.image.process`). Only raise it together with the recursion limit and the stack.
         shutdown_grace: seconds a clean stop may spend telling clients `ImageShutdown`.
     """
 
@@ -70,6 +74,7 @@ class ImageServerConfig:
     max_in_flight_per_client: int = 64
     max_clients: int = 4096
     slice_seconds: float = 0.0005
+    max_depth: int | None = None
     shutdown_grace: float = 1.0
 
     def __post_init__(self) -> None:
@@ -95,6 +100,8 @@ class ImageServerConfig:
         for field_name in ("session_idle_expiry", "eval_time_budget", "slice_seconds"):
             if not getattr(self, field_name) > 0:
                 raise ValueError(f"{field_name} must be > 0")
+        if self.max_depth is not None and self.max_depth < 1:
+            raise ValueError("max_depth must be >= 1 (or None)")
         if self.shutdown_grace < 0:
             raise ValueError("shutdown_grace must be >= 0")
 

@@ -122,7 +122,9 @@ class RequestDispatcher:
         self.image = (
             image
             if image is not None
-            else SmalltalkImage(name=config.name, handle_limit=config.max_handles)
+            else SmalltalkImage(
+                name=config.name, handle_limit=config.max_handles, max_depth=config.max_depth
+            )
         )
         self.sessions = SessionTable(
             max_sessions=config.max_sessions, max_per_client=config.max_sessions_per_client
@@ -377,6 +379,7 @@ class RequestDispatcher:
             ("max_source_size", str(c.max_source_size)),
             ("session_idle_expiry", f"{c.session_idle_expiry:g}"),
             ("eval_time_budget", f"{c.eval_time_budget:g}"),
+            ("max_depth", str(self.image.vm.max_depth)),
         )
 
     # ----------------------------------------------------------------------------------------------

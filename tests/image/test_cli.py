@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
 import sys
 from argparse import Namespace
 
 import pytest
-import trio
 
 from stui import cli
 from stui.image.config import ImageServerConfig
@@ -133,33 +130,6 @@ def test_serve_keys(tmp_path, monkeypatch):
 def test_serve_refuses_a_bad_config(capsys):
     assert cli.main(["image", "serve", "--no-zmq", "--no-key"]) == 2
     assert "at least one" in capsys.readouterr().err
-
-
-async def test_serve_until_signalled_reports_ready_and_stops_on_sigterm(runtime_dir):
-    config = ImageServerConfig(name="sig", connection_dir=runtime_dir, shutdown_grace=0.1)
-    read_end, write_end = os.pipe()
-    try:
-        async with trio.open_nursery() as nursery:
-            done = trio.Event()
-
-            async def serve() -> None:
-                await cli._serve_until_signalled(config, write_end)
-                done.set()
-
-            nursery.start_soon(serve)
-            await trio.lowlevel.wait_readable(read_end)
-            ready = json.loads(os.read(read_end, 4096))
-            assert ready["event"] == "ready" and ready["pid"] == os.getpid()
-            path = runtime_dir / ready["connection_file"].rsplit("/", 1)[1]
-            assert path.exists()
-            # The signal receiver is installed before the ready line is written.
-            os.kill(os.getpid(), signal.SIGTERM)
-            with trio.fail_after(10):
-                await done.wait()
-            assert not path.exists()
-    finally:
-        os.close(read_end)
-        os.close(write_end)
 
 
 @pytest.mark.parametrize(
