@@ -3,7 +3,9 @@ Execute mode.
 
     Enter              run the input when it is complete (balanced brackets, quotes and comments, no
                        dangling keyword or operator: see input_rules.py); otherwise a new line,
-                       indented like the one above (one step deeper after an opening bracket)
+                       indented like the one above (one step deeper after an opening bracket);
+                       Enter on an empty continuation line runs the input as it is, so `3 +` then
+                       Enter twice shows the image's "Argument expected" instead of waiting forever
     Esc Enter / Meta-Enter   always a new line (for a statement sequence you want to keep typing)
     F5                 run the input in Execute mode (Pharo's "Do it": no printString)
     Ctrl-C             clear the line (during an evaluation: interrupt it)
@@ -38,6 +40,16 @@ def newline_indent(buffer: Buffer) -> str:
     return indent
 
 
+def _on_blank_continuation_line(buffer: Buffer) -> bool:
+    document = buffer.document
+    return (
+        document.line_count > 1
+        and document.is_cursor_at_the_end
+        and not document.current_line.strip()
+        and bool(document.text.strip())
+    )
+
+
 def repl_key_bindings(on_execute: Callable[[], None]) -> KeyBindings:
     """The REPL's bindings, added to prompt_toolkit's defaults.
 
@@ -51,8 +63,9 @@ def repl_key_bindings(on_execute: Callable[[], None]) -> KeyBindings:
     @kb.add("enter", filter=editing & ~(has_completions & completion_is_selected))
     def _enter(event: KeyPressEvent) -> None:
         buffer = event.current_buffer
-        # Enter in the middle of a complete multi-line input still submits the whole input.
-        if scan(buffer.text).complete:
+        # Enter in the middle of a complete multi-line input still submits the whole input. Enter on
+        # a blank last line gives up waiting for the rest (as IPython does): the image says what is wrong.
+        if scan(buffer.text).complete or _on_blank_continuation_line(buffer):
             buffer.validate_and_handle()
         else:
             buffer.insert_text("\n" + newline_indent(buffer))

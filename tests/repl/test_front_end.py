@@ -54,6 +54,14 @@ def test_enter_continues_an_incomplete_input_with_indentation() -> None:
     assert text == "3 +\n4"
 
 
+def test_enter_on_a_blank_continuation_line_runs_the_input_as_it_is() -> None:
+    # `3 +` waits for an argument; a second Enter sends it anyway so the image reports the error.
+    text, _ = read_with_keys("3 +\r\r")
+    assert text.strip() == "3 +"
+    text, _ = read_with_keys("#(1 2\r\r")
+    assert text.strip() == "#(1 2"
+
+
 def test_meta_enter_always_inserts_a_newline() -> None:
     text, _ = read_with_keys("x := 3.\x1b\ry := 4.\r")
     assert text == "x := 3.\ny := 4."
