@@ -2,7 +2,7 @@
 
     python bench/run_all.py                 # the set docs/performance.md reports (~15 minutes)
     python bench/run_all.py --set quick     # every scenario with small parameters (~2 minutes)
-    python bench/run_all.py --only scale    # just the runs whose name contains "scale"
+    python bench/run_all.py --only scale-1000,switch --repeat 2    # named runs, twice each
 
 Each run is its own process (the exact command is printed and kept), so one scenario cannot disturb the
 next one's memory or CPU figures. The index, `bench/results/all-<timestamp>/index.md`, is a table of
@@ -97,7 +97,7 @@ def _newest_result(results_dir: Path, before: set[Path]) -> Path | None:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", choices=sorted(SETS), default="full")
-    parser.add_argument("--only", default="", help="run only entries whose name contains this")
+    parser.add_argument("--only", default="", help="comma-separated run names (default: all)")
     parser.add_argument(
         "--repeat", type=int, default=1, help="run the selected set this many times"
     )
@@ -112,7 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    runs = [r for r in SETS[args.set] if args.only in r[0]]
+    wanted = {name for name in args.only.split(",") if name}
+    runs = [r for r in SETS[args.set] if not wanted or r[0] in wanted]
     if not runs:
         parser.error(f"nothing in set {args.set!r} matches --only {args.only!r}")
     if args.repeat > 1:
