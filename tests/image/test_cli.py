@@ -142,6 +142,7 @@ def test_serve_refuses_a_bad_config(capsys):
         ({"max_sessions": 0}, "max_sessions"),
         ({"eval_time_budget": 0}, "eval_time_budget"),
         ({"shutdown_grace": -1}, "shutdown_grace"),
+        ({"max_depth": 0}, "max_depth"),
     ],
 )
 def test_config_refuses_nonsense(overrides, match):
