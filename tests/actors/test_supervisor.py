@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 import trio
 import trio.testing
@@ -461,3 +463,44 @@ async def test_shutdown_stops_images_in_reverse_start_order(nursery, autojump_cl
         if isinstance(e, ImageStatusChanged) and e.new is S.DISCONNECTED
     ]
     assert stopped == ["c", "b", "a"]
+
+
+async def test_images_that_do_not_stop_in_time_are_cancelled_together(
+    nursery, autojump_clock, caplog
+):
+    """Links whose close hangs: the first holds up the graceful stop until shutdown_timeout; then all
+    the rest are cancelled at once (one warning naming them), and every image ends DISCONNECTED."""
+    fakes = [FakeImage(nursery, name=f"hang{i}") for i in range(4)]
+    closes_cancelled: list[float] = []
+
+    def hanging_link(fake: FakeImage):
+        @contextlib.asynccontextmanager
+        async def open_link():
+            async with fake.open_link() as transport:
+                try:
+                    yield transport
+                finally:
+                    try:
+                        await trio.sleep(3600)  # a close handshake that never ends
+                    except trio.Cancelled:
+                        closes_cancelled.append(trio.current_time())
+                        raise
+
+        return open_link
+
+    async with open_supervisor(CONFIG) as sup:
+        events = sup.subscribe()
+        for fake in fakes:
+            await sup.connect(f"memory://{fake.name}", open_link=hanging_link(fake))
+        start = trio.current_time()
+    assert trio.current_time() - start < CONFIG.shutdown_timeout + 0.5
+    assert len(closes_cancelled) == 4
+    assert max(closes_cancelled) - min(closes_cancelled) < 0.01
+    warnings = [r for r in caplog.records if "did not stop in time" in r.getMessage()]
+    assert len(warnings) == 1 and "4 image(s)" in warnings[0].getMessage()
+    stopped = {
+        e.name
+        for e in [events.receive_nowait() for _ in range(events.pending())]
+        if isinstance(e, ImageStatusChanged) and e.new is S.DISCONNECTED
+    }
+    assert stopped == {f.name for f in fakes}
