@@ -173,8 +173,14 @@ async def connect(repl: Repl, args: str) -> None:
             address = info.zmq_address or info.ws_address or ""
             key = info.key
         alias = alias or target
-    if alias and alias in repl.images:
-        raise CommandError(f"an image called {alias!r} is already connected")
+    existing = repl.images.get(alias) if alias else None
+    if existing is not None:
+        if existing.status is ConnectionStatus.CONNECTED or existing.address == address:
+            raise CommandError(f"an image called {alias!r} is already connected")
+        # The image was restarted elsewhere (a new port): reconnecting to the old address would
+        # never succeed, so let go of it and connect to where the image is now.
+        repl.disconnecting.add(alias)
+        await repl.call(repl.sup.disconnect, alias)
     connected = await repl.call(
         repl.sup.connect,
         address,

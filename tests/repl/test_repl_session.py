@@ -257,6 +257,26 @@ def test_connect_disconnect_and_a_lost_image(
         gamma.stop_sync(timeout=5)
 
 
+def test_connect_by_name_follows_an_image_restarted_on_another_port(
+    images: dict[str, ImageProcess], runtime_dir: Path, tmp_path: Path
+) -> None:
+    """An image restarted by hand gets a new port: `:connect NAME` lets go of the dead address."""
+    env = dict(os.environ, STUI_RUNTIME_DIR=str(runtime_dir))
+    gamma = start_image_process_sync("gamma", env=env, state_dir=tmp_path / "gamma")
+    try:
+        with ReplDriver(make_options(images, names=("alpha",))) as d:
+            d.run(":connect gamma", f"gamma: connected at {gamma.address}")
+            gamma.kill()
+            d.wait_for("gamma: link lost, reconnecting")
+            gamma = start_image_process_sync("gamma", env=env, state_dir=tmp_path / "gamma")
+            d.run(":connect gamma", f"gamma: connected at {gamma.address}")
+            d.run(":use gamma", "now on gamma:main")
+            d.result("3 + 4", "7")
+            d.run(":connect gamma", "an image called 'gamma' is already connected")
+    finally:
+        gamma.stop_sync(timeout=5)
+
+
 def restart_on_same_port(process: ImageProcess) -> ImageProcess:
     """Restart an image on its fixed port. The port can be briefly taken as the *source* port of the
     client's own reconnection attempts (both come from the ephemeral range), so try a few times."""
