@@ -326,7 +326,10 @@ async def session(repl: Repl, args: str) -> None:
             summary = await repl.call(repl.sup.attach_session, session_id, image=image)
             repl.notice(f"attached session {summary.session_id} on {image}")
         case ["close", session_id]:
+            await repl.refresh()
             session_id = _expand_session(repl, session_id)
+            if session_id not in {sid for sid, _ in repl.session_choices}:
+                raise CommandError(f"no session {session_id!r} on {image}; :sessions lists them")
             await repl.call(repl.sup.close_session, session_id, image=image)
             repl.notice(f"closed session {session_id} on {image}")
         case _:

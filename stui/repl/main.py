@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import logging.handlers
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -264,16 +266,53 @@ def run_repl(
         launcher: starts local images; None for `stui image serve` subprocesses.
         on_start: called with the `Repl` once it exists (tests drive it from another thread).
     """
-    return asyncio.run(
-        _main(
-            options,
-            input=input,
-            output=output,
-            handle_signals=handle_signals,
-            launcher=launcher,
-            on_start=on_start,
+    with _log_to_file(data_dir() / LOG_FILE_NAME if options.use_store else None):
+        return asyncio.run(
+            _main(
+                options,
+                input=input,
+                output=output,
+                handle_signals=handle_signals,
+                launcher=launcher,
+                on_start=on_start,
+            )
         )
-    )
+
+
+#: stui's own log, in the data directory: warnings with their tracebacks (a store write that failed,
+#: an actor that crashed and was restarted). The REPL reports what matters above the prompt itself.
+LOG_FILE_NAME = "stui.log"
+
+
+@contextlib.contextmanager
+def _log_to_file(path: Path | None) -> Iterator[None]:
+    """While the REPL runs, send the `stui` loggers to `path` (None: nowhere), not to the terminal.
+
+    Without a handler, Python's last-resort handler writes warnings and their tracebacks to stderr,
+    straight across prompt_toolkit's screen.
+    """
+    logger = logging.getLogger("stui")
+    handler: logging.Handler = logging.NullHandler()
+    if path is not None:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.handlers.RotatingFileHandler(
+                path, maxBytes=1_000_000, backupCount=1, encoding="utf-8", delay=True
+            )
+            handler.setFormatter(
+                logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+            )
+        except OSError:
+            handler = logging.NullHandler()
+    propagate = logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+        handler.close()
 
 
 async def _main(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import os
 import socket
 import time
@@ -112,6 +113,9 @@ def test_sessions_new_attach_close_stats_cleanup(images: dict[str, ImageProcess]
         d.wait_for("alpha:main ●>")
         d.result("y", "1")
         d.run(f":session close {scratch_id}", f"closed session {scratch_id}")
+        out = d.output_of(":session close zzz")
+        assert "no session 'zzz' on alpha; :sessions lists them" in out
+        assert "Traceback" not in d.text()
         stats = [line.split() for line in d.output_of(":stats alpha").splitlines()]
         at = next(i for i, words in enumerate(stats) if words[:1] == ["image"])
         header, row = stats[at], stats[at + 1]
@@ -431,3 +435,20 @@ def test_a_websocket_image_by_name(images: dict[str, ImageProcess], runtime_dir:
             d.result("(1 to: 10) inject: 0 into: [:a :b | a + b]", "55")
     finally:
         web.stop_sync(timeout=5)
+
+
+def test_library_warnings_go_to_the_log_file_not_across_the_screen(
+    images: dict[str, ImageProcess], stui_dirs: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Python's last-resort handler would print a warning's traceback over the prompt."""
+    with ReplDriver(make_options(images, names=("alpha",))) as d:
+        try:
+            raise RuntimeError("disk on fire")
+        except RuntimeError:
+            logging.getLogger("stui.actors.image").warning("session store: x failed", exc_info=True)
+        d.result("3 + 4", "7")
+        assert "disk on fire" not in d.text()
+    assert "disk on fire" not in capfd.readouterr().err
+    log = (stui_dirs / "data" / "stui.log").read_text()
+    assert "session store: x failed" in log and "RuntimeError: disk on fire" in log
+    assert logging.getLogger("stui").propagate  # restored after the run
