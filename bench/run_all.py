@@ -61,6 +61,11 @@ SETS: dict[str, list[tuple[str, str, list[str]]]] = {
             ],
         ),
         (
+            "scale-limit",
+            "bench_scale.py",
+            ["--images", "10000", "--duration", "5", "--heartbeat-interval", "5", "--skip-busy"],
+        ),
+        (
             "failure-kill",
             "bench_failure.py",
             ["--images", "1000", "--victims", "10", "--mode", "kill"],
