@@ -83,7 +83,7 @@ async def _connect_phase(run: Run, sup: Supervisor, farm: ImageFarm, fig: _Figur
     fig.connect_all_s = ok[-1].done_at if ok else math.nan
     run.record("connect_times_s", [round(t.done_at, 4) for t in ok])
     run.record("connect_failures", [{"name": t.name, "error": t.error} for t in failed[:20]])
-    run.metric("images connected", len(ok), f"of {n}", target=f"= {n}", ok=len(ok) == n)
+    run.metric("images connected", len(ok), f"of {n:,}", target=f"= {n:,}", ok=len(ok) == n)
     target_s = 5.0 * max(1, n / 1000)
     run.metric(
         "time to connect all",
