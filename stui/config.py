@@ -391,7 +391,8 @@ def _parse_image(table: dict[str, Any], where: str, index: int, source: Path | N
     )
     for required in ("name", "address"):
         if required not in table:
-            raise ConfigError(f"{where}: [{label}] needs a {required!r}")
+            article = "an" if required[0] in "aeiou" else "a"
+            raise ConfigError(f"{where}: [{label}] needs {article} {required!r}")
     name = _check_name(_get(table, "name", str, "", where, label), where, label, "name")
     label = f"images.{name}"
     address = _get(table, "address", str, "", where, label)

@@ -85,16 +85,24 @@ def configured_targets(config: Config) -> list[ConnectTarget]:
     Raises:
         ConfigError: a key file cannot be read.
     """
-    return [
-        ConnectTarget(
-            name=image.name,
-            address=image.address,
-            key=read_key_file(image.key_file) if image.key_file is not None else b"",
-            heartbeat_interval=image.heartbeat_interval,
-            heartbeat_misses=image.heartbeat_misses,
+    targets = []
+    for image in config.auto_connect_images:
+        key = b""
+        if image.key_file is not None:
+            try:
+                key = read_key_file(image.key_file)
+            except ConfigError as exc:
+                raise ConfigError(f"[images.{image.name}] key_file: {exc}") from None
+        targets.append(
+            ConnectTarget(
+                name=image.name,
+                address=image.address,
+                key=key,
+                heartbeat_interval=image.heartbeat_interval,
+                heartbeat_misses=image.heartbeat_misses,
+            )
         )
-        for image in config.auto_connect_images
-    ]
+    return targets
 
 
 @contextlib.asynccontextmanager

@@ -104,7 +104,7 @@ def test_store_path_and_disable(tmp_path: Path) -> None:
         ("[store]\nenabled = 1\n", "enabled must be a bool"),
         ("images = 3\n", "array of tables"),
         ("images = [3]\n", "'images[0]' must be a table"),
-        ('[[images]]\nname = "a"\n', "needs a 'address'"),
+        ('[[images]]\nname = "a"\n', "needs an 'address'"),
         ('[[images]]\naddress = "tcp://h:1"\n', "needs a 'name'"),
         ('[[images]]\nname = "a"\naddress = "h:1"\n', "has no scheme"),
         ('[[images]]\nname = "a"\naddress = "http://h:1"\n', "unknown scheme 'http'"),
@@ -166,3 +166,15 @@ def test_read_key_file_hex_raw_and_errors(tmp_path: Path) -> None:
         read_key_file(write(tmp_path, "a" * 5000, "big.key"))
     with pytest.raises(ConfigError, match="key file"):
         read_key_file(tmp_path / "missing.key")
+
+
+def test_a_missing_key_file_names_its_image(tmp_path: Path) -> None:
+    from stui.repl.main import configured_targets
+
+    path = write(
+        tmp_path,
+        '[[images]]\nname = "pharo"\naddress = "tcp://127.0.0.1:5555"\n'
+        f'key_file = "{tmp_path / "missing.key"}"\n',
+    )
+    with pytest.raises(ConfigError, match=r"^\[images\.pharo\] key_file: key file .*missing\.key"):
+        configured_targets(load_config(path))
