@@ -347,6 +347,8 @@ class Metric:
             return "n/a"
         if self.unit == "µs":
             return human_us(self.value)
+        if self.unit == "x":
+            return f"{self.value:.2f}x"
         if isinstance(self.value, int) or float(self.value).is_integer():
             return f"{int(self.value):,} {self.unit}".strip()
         digits = 2 if abs(self.value) < 100 else 0

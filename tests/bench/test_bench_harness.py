@@ -54,7 +54,7 @@ def test_human_durations(us: float, text: str) -> None:
 
 def test_metric_formatting() -> None:
     assert Metric("n", 1234, "images").formatted() == "1,234 images"
-    assert Metric("r", 1.537, "x").formatted() == "1.54 x"
+    assert Metric("r", 1.537, "x").formatted() == "1.54x"
     assert Metric("t", 250.0, "µs").formatted() == "250 µs"
     assert Metric("nan", float("nan")).formatted() == "n/a"
 
@@ -122,7 +122,7 @@ def test_run_writes_json_plot_and_summary(tmp_path, capsys) -> None:
     }
     assert paths["plot"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     summary = paths["summary"].read_text()
-    assert "| ratio | 1.25 x | < 2x | yes |" in summary
+    assert "| ratio | 1.25x | < 2x | yes |" in summary
     assert "| missed | 3 s | < 1 s | **no** |" in summary
     assert "- a note" in summary
     out = capsys.readouterr().out
