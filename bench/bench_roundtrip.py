@@ -116,8 +116,7 @@ async def _measure(run: Run) -> dict[str, list[float]]:
             echo_address = zecho.address
 
         transport_op = await _open_transport_op(astack, echo_address, payload)
-        if transport_op is not None:
-            methods["transport"] = lambda d: _timed_loop(transport_op, d)
+        methods["transport"] = lambda d: _timed_loop(transport_op, d)
 
         farm = astack.enter_context(ImageFarm(1, transport=args.transport, prefix="rt"))
         sup = await astack.enter_async_context(open_bench_supervisor())
@@ -153,22 +152,17 @@ async def _measure(run: Run) -> dict[str, list[float]]:
 
 async def _open_transport_op(
     astack: AsyncExitStack, address: str, payload: bytes
-) -> Callable[[], Awaitable[object]] | None:
-    try:
-        from stui.actors.transport import open_transport
-    except ImportError:
-        return None
-    transport = await astack.enter_async_context(_transport_cm(open_transport, address))
+) -> Callable[[], Awaitable[object]]:
+    """A round trip through `open_transport()`, the link an image actor owns (ZeroMQ or WebSocket)."""
+    from stui.actors.transport import open_transport
+
+    transport = await astack.enter_async_context(open_transport(address))
 
     async def op() -> None:
         await transport.send(payload)
         await transport.receive()
 
     return op
-
-
-def _transport_cm(open_transport, address):  # type: ignore[no-untyped-def]
-    return open_transport(address)
 
 
 def _report(run: Run, samples: dict[str, list[float]]) -> None:
