@@ -11,6 +11,8 @@ For every victim it reports the time from the signal until the supervisor publis
 ("declared lost"), against the bound (misses+1) x interval; for every healthy image it checks that it was
 never declared lost (false positives, target 0); after the victims come back (restart / SIGCONT) it
 reports the time until each is CONNECTED again (this includes the actor's reconnect backoff).
+`--duration` is how long the fault lasts at least, counted from the signal (it always lasts until every
+victim has been declared lost).
 
 Over ZeroMQ a killed peer is invisible to the DEALER (ZeroMQ reconnects silently), so detection is the
 heartbeat's job for kill and freeze alike; over WebSocket a kill closes the TCP connection and is seen
@@ -116,7 +118,7 @@ async def _measure(run: Run, farm: ImageFarm, victims: dict[str, ImageProcess]) 
             bar.update(len(lost_at))
         detect = {name: lost_at[name] - fault_at[name] for name in lost_at}
         # Keep the fault a little longer, so healthy images have every chance to be misjudged.
-        await trio.sleep(max(0.0, t_fault + args.hold - time.perf_counter()))
+        await trio.sleep(max(0.0, t_fault + args.duration - time.perf_counter()))
 
         # Recovery.
         back_at: dict[str, float] = {}
@@ -225,9 +227,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--victims", type=int, default=5, help="images to kill or freeze (K)")
     parser.add_argument("--mode", choices=("kill", "freeze"), default="kill")
     parser.add_argument("--misses", type=int, default=3, help="heartbeat misses that mean lost")
-    parser.add_argument(
-        "--hold", type=float, default=0.0, help="extra seconds to keep the fault after detection"
-    )
     parser.add_argument(
         "--reconnect-max", type=float, default=5.0, help="cap on the actor's reconnect backoff (s)"
     )
