@@ -20,6 +20,10 @@ ACCOUNT = (
 
 INTEGERS: list[Row] = [
     ("3 + 4", "7"),
+    ("255 printStringHex", "'FF'"),
+    ("-255 printStringHex", "'-FF'"),
+    ("1234567 asStringWithCommas", "'1,234,567'"),
+    ("-1234 asStringWithCommas", "'-1,234'"),
     ("3 + 4 * 2", "14"),
     ("3 + (4 * 2)", "11"),
     ("2 ** 10", "1024"),
@@ -330,6 +334,12 @@ SYMBOLS: list[Row] = [
 
 ARRAYS: list[Row] = [
     ("#(1 2 3)", "#(1 2 3)"),
+    (
+        "| s | s := OrderedCollection new. #(1 2 3 4 5) pairsDo: [:a :b | s add: a -> b]. s",
+        "an OrderedCollection(1->2 3->4)",
+    ),
+    ("#(3 1 2) shuffled asSortedCollection asArray", "#(1 2 3)"),
+    ("(1 to: 4) asOrderedCollection shuffled class", "OrderedCollection"),
     ("#(1 $a 'str' #sym)", "#(1 $a 'str' #sym)"),
     ("#(1 #(2 3) foo nil true)", "#(1 #(2 3) #foo nil true)"),
     ("#(foo: #bar: baz)", "#(#foo: #bar: #baz)"),

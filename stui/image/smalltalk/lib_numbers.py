@@ -468,6 +468,16 @@ def _in_base(n: int, base: int) -> str:
     return ("-" if n < 0 else "") + "".join(reversed(digits))
 
 
+@primitive("Integer", "printStringHex")
+def _print_hex(vm: VM, rcv: int) -> StString:
+    return StString(_in_base(rcv, 16))
+
+
+@primitive("Integer", "asStringWithCommas")
+def _with_commas(vm: VM, rcv: int) -> StString:
+    return StString(f"{rcv:,}")
+
+
 @primitive("Integer", "printStringRadix:", "storeString:")
 def _print_radix(vm: VM, rcv: int, base: int) -> StString:
     sign = "-" if rcv < 0 else ""

@@ -193,6 +193,21 @@ def _with_collect(vm: VM, rcv: Obj, other: Any, block: Block) -> Any:
     return new_like(vm, rcv, [block.call(x, y) for x, y in zip(a, b, strict=True)], True)
 
 
+@primitive("SequenceableCollection", "pairsDo:")
+def _pairs_do(vm: VM, rcv: Obj, block: Block) -> Obj:
+    items = elements(vm, rcv)
+    for i in range(0, len(items) - 1, 2):
+        block.call(items[i], items[i + 1])
+    return rcv
+
+
+@primitive("SequenceableCollection", "shuffled")
+def _shuffled(vm: VM, rcv: Obj) -> Any:
+    items = list(elements(vm, rcv))
+    vm.random.shuffle(items)
+    return new_like(vm, rcv, items)
+
+
 @primitive("SequenceableCollection", "with:do:")
 def _with_do(vm: VM, rcv: Obj, other: Any, block: Block) -> Any:
     a, b = elements(vm, rcv), elements(vm, other)
