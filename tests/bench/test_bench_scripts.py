@@ -30,7 +30,7 @@ RUNS: dict[str, tuple[str, tuple[str, ...]]] = {
     ),
     "scale": (
         "bench_scale.py",
-        ("--images", "3", "--duration", "1", "--heartbeat-interval", "0.5"),
+        ("--images", "3", "--duration", "1", "--heartbeat-interval", "1"),
     ),
     "failure": (
         "bench_failure.py",
