@@ -29,6 +29,7 @@ __all__ = [
     "notice_fragments",
     "result_fragments",
     "table_fragments",
+    "terminal_text",
     "transcript_fragments",
 ]
 
@@ -36,9 +37,25 @@ __all__ = [
 MAX_STACK_LINES = 6
 
 
+#: Smalltalk ends lines with CR (`String cr`, `aStream cr`), a terminal with LF; every other control
+#: character would act on the terminal (bell, escape sequences), so it is shown as `^G`, `^[`...
+_TERMINAL_TEXT = str.maketrans(
+    {
+        **{c: f"^{chr(c + 64)}" for c in range(32) if chr(c) not in "\n\t"},
+        0x7F: "^?",
+        0x0D: "\n",
+    }
+)
+
+
+def terminal_text(text: str) -> str:
+    """Smalltalk text as a terminal should show it: CR and CR LF end lines, other controls are visible."""
+    return text.replace("\r\n", "\n").translate(_TERMINAL_TEXT)
+
+
 def result_fragments(result: EvalResult) -> StyleAndTextTuples:
     """A Display-mode result: the printString, marked when the image cut it short."""
-    fragments: StyleAndTextTuples = [("class:result", result.print_string)]
+    fragments: StyleAndTextTuples = [("class:result", terminal_text(result.print_string))]
     if result.truncated:
         fragments.append(("class:result.truncated", " …(truncated)"))
     return fragments
@@ -63,7 +80,7 @@ def error_fragments(error: Error, source: str | None = None) -> StyleAndTextTupl
     """An image's error: `Class: message`, the caret for a positioned error, a few stack lines."""
     details = error.details
     error_class = (details.error_class if details else None) or error.code.value
-    message = error.message
+    message = terminal_text(error.message)
     if message.startswith(error_class + ":"):  # some images put the class in the text already
         message = message[len(error_class) + 1 :].lstrip()
     if message == error_class:
@@ -100,6 +117,7 @@ def notice_fragments(text: str, kind: str = "") -> StyleAndTextTuples:
 
 def transcript_fragments(image: str, text: str, *, label: bool) -> StyleAndTextTuples:
     """Transcript output; labelled with the image when it comes from an image other than the current."""
+    text = terminal_text(text)
     body = text[:-1] if text.endswith("\n") else text
     if not label:
         return [("class:transcript", body)]
@@ -185,5 +203,5 @@ def _slot_fragments(number: int, slot: Slot, width: int, *, indexed: bool) -> St
 
 
 def _one_line(text: str, limit: int) -> str:
-    flat = " ".join(text.split())
+    flat = " ".join(terminal_text(text).split())
     return flat if len(flat) <= limit else flat[: limit - 1] + "…"

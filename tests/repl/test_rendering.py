@@ -202,6 +202,18 @@ def test_transcript_labels_other_images() -> None:
     assert text(transcript_fragments("alpha", "hello", label=False)) == "hello"
 
 
+def test_smalltalk_line_ends_show_as_lines_and_control_characters_cannot_act_on_the_terminal() -> (
+    None
+):
+    crs = EvalResult(print_string="'a\rb\r\nc'", class_name="ByteString")
+    assert text(result_fragments(crs)) == "'a\nb\nc'"  # `'a', String cr, 'b'` shows two lines
+    assert text(transcript_fragments("alpha", "x\ry\r", label=False)) == "x\ny"
+    evil = EvalResult(print_string="'\x1b[2J\x07\x7f\tok'", class_name="ByteString")
+    assert text(result_fragments(evil)) == "'^[[2J^G^?\tok'"
+    error = Error(code=ErrorCode.EVALUATION_ERROR, message="Error: a\rb")
+    assert "Error: a\nb" in text(error_fragments(error))
+
+
 def test_lexer_highlights_smalltalk_and_shows_commands_as_commands() -> None:
     from prompt_toolkit.document import Document
 
