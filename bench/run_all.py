@@ -142,9 +142,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: killed after {args.timeout:g} s", flush=True)
             proc = subprocess.CompletedProcess(cmd, returncode=-9)
         out = _newest_result(args.results_dir, before)
-        doc = (
-            json.loads((out / "results.json").read_text()) if out and proc.returncode == 0 else None
-        )
+        # A run that wrote its results and then failed (e.g. its shutdown watchdog fired) still counts.
+        doc = None
+        if out is not None and (out / "results.json").is_file():
+            doc = json.loads((out / "results.json").read_text())
         entries.append(
             {
                 "name": name,
@@ -174,8 +175,8 @@ def _index_markdown(entries: list[dict]) -> str:
     lines = ["| run | metric | value | target | met |", "|---|---|---|---|---|"]
     for e in entries:
         if e["returncode"] != 0:
-            lines.append(f"| {e['name']} | **failed** (exit {e['returncode']}) | | | |")
-            continue
+            after = " after writing its results" if e["metrics"] else ""
+            lines.append(f"| {e['name']} | **failed** (exit {e['returncode']}){after} | | | |")
         for m in e["metrics"]:
             verdict = {True: "yes", False: "**no**", None: ""}[m["ok"]]
             lines.append(

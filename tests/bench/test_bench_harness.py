@@ -188,8 +188,18 @@ def test_run_all_index_lists_every_metric_with_its_command() -> None:
             "load_before": None,
             "metrics": [],
         },
+        {
+            "name": "scale-5000",
+            "command": "python bench/bench_scale.py --images 5000",
+            "returncode": 3,
+            "seconds": 200.0,
+            "load_before": 2.0,
+            "metrics": [{"name": "idle CPU", "value": 12.5, "unit": "%", "target": "", "ok": None}],
+        },
     ]
     md = run_all._index_markdown(entries)
+    assert "| scale-5000 | **failed** (exit 3) after writing its results |" in md
+    assert "| scale-5000 | idle CPU | 12.50 % |  |  |" in md
     assert "| scale-1000 | time to connect all | 2.50 s | < 5 s | yes |" in md
     assert "| scale-1000 | p99 | n/a |  |  |" in md
     assert "| failure | **failed** (exit 1) |" in md
