@@ -178,7 +178,7 @@ class ZmqSocket:
         """
         self._check_open()
         try:
-            while not self.socket.getsockopt(zmq.EVENTS) & flag:
+            while not int(self.socket.getsockopt(_EVENTS)) & flag:
                 await trio.lowlevel.wait_readable(self.fd)
         except (zmq.ZMQError, trio.ClosedResourceError) as exc:
             raise _closed_error(exc, "ZeroMQ socket") from exc
@@ -190,7 +190,7 @@ class ZmqSocket:
         # notification): ask EVENTS before sleeping; after a wake-up the caller retries the operation
         # itself, which answers the same question as EVENTS one call sooner.
         try:
-            if not self.socket.getsockopt(zmq.EVENTS) & flag:
+            if not int(self.socket.getsockopt(_EVENTS)) & flag:
                 await trio.lowlevel.wait_readable(self.fd)
         except (zmq.ZMQError, trio.ClosedResourceError) as exc:
             raise _closed_error(exc, "ZeroMQ socket") from exc
@@ -212,7 +212,10 @@ class ZmqSocket:
             try:
                 # libzmq accepts a multipart message atomically: once the first frame is in, so are
                 # the rest, so EAGAIN here means nothing of it was queued.
-                self.socket.send_multipart(parts, zmq.NOBLOCK)
+                if len(parts) == 1:  # skip send_multipart's per-part checks
+                    self.socket.send(parts[0], _NOBLOCK)
+                else:
+                    self.socket.send_multipart(parts, _NOBLOCK)
                 break
             except zmq.Again:
                 pass
@@ -241,9 +244,9 @@ class ZmqSocket:
             # EVENTS before every sleep and after every wake-up; receiving only when it says POLLIN
             # also spares the exception an empty NOBLOCK receive raises.
             while True:
-                if sock.getsockopt(zmq.EVENTS) & zmq.POLLIN:
+                if int(sock.getsockopt(_EVENTS)) & _POLLIN:
                     try:
-                        parts = sock.recv_multipart(zmq.NOBLOCK)
+                        parts = sock.recv_multipart(_NOBLOCK)
                         break
                     except zmq.Again:  # pragma: no cover - EVENTS said there was one
                         continue
