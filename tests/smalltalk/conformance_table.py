@@ -807,6 +807,19 @@ CLASSES: list[Row] = [
         "'insufficient funds'",
     ),
     (ACCOUNT + "Account name", "'Account'"),
+    # Pharo 11/12's fluid class definition; `install` defines the class
+    ("(Object << #P3 slots: {#x. #y}; package: 'Demo') install. P3 new", "a P3"),
+    ("(Object << #P3 slots: {#x. #y}; package: 'Demo') install. P3 category", "'Demo'"),
+    ("(Object << #P3 slots: {#x}; tag: 'Geo'; package: 'Demo') install category", "'Demo-Geo'"),
+    (
+        "(Object << #P3 slots: {#x}; sharedVariables: {#K}; package: 'D') install. "
+        "P3 compile: 'x ^x ifNil: [K]'. P3 class compile: 'k: v K := v'. P3 k: 4. P3 new x",
+        "4",
+    ),
+    ("(Error << #Oops) install. [Oops signal: 'o'] on: Oops do: [:e | e messageText]", "'o'"),
+    ("Object << #P3 slots: {}; package: 'Demo'", "a FluidClassBuilder"),
+    ("(Object << #P3 slots: {}; traits: {3}; package: 'Demo') install", "!Error"),
+    ("(Object << #lower) install", "!Error|invalid class name: lower"),
     (ACCOUNT + "Account superclass", "Object"),
     (ACCOUNT + "Account class", "Account class"),
     (ACCOUNT + "Account new class", "Account"),

@@ -282,6 +282,56 @@ def _subclass_pools(
     return _define(vm, cls, name, ivars, cvars, category)
 
 
+# Pharo 11/12's fluid class definition: `(Object << #Point3 slots: {#x. #y}; package: 'Demo') install`.
+# `<<` answers a builder; the cascade fills it in; `install` (or `build`) defines the class.
+_SUPERCLASS, _NAME, _SLOTS, _SHARED, _PACKAGE, _TAG = range(6)
+
+
+@primitive("Class", "<<")
+def _fluid_builder(vm: VM, cls: StClass, name: Any) -> Obj:
+    return Obj(vm.classes["FluidClassBuilder"], [cls, name, None, None, None, None])
+
+
+def _fluid_setter(index: int) -> Any:
+    def setter(vm: VM, builder: Obj, value: Any) -> Obj:
+        builder.slots[index] = value
+        return builder
+
+    return setter
+
+
+primitive("FluidClassBuilder", "slots:")(_fluid_setter(_SLOTS))
+primitive("FluidClassBuilder", "sharedVariables:")(_fluid_setter(_SHARED))
+primitive("FluidClassBuilder", "package:")(_fluid_setter(_PACKAGE))
+primitive("FluidClassBuilder", "tag:")(_fluid_setter(_TAG))
+
+
+@primitive("FluidClassBuilder", "sharedPools:", "traits:", "classTraits:")
+def _fluid_ignored(vm: VM, builder: Obj, value: Any) -> Any:
+    from stui.image.smalltalk.lib_collections import elements
+
+    if value is not None and elements(vm, value):
+        return vm.signal_error("Error", "traits and shared pools are not supported here")
+    return builder
+
+
+@primitive("FluidClassBuilder", "install", "build")
+def _fluid_install(vm: VM, builder: Obj) -> Any:
+    from stui.image.smalltalk.lib_collections import elements
+
+    superclass, name, slots, shared, package, tag = builder.slots
+
+    def names(value: Any) -> StString | None:
+        if value is None:
+            return None
+        return StString(" ".join(as_text(vm, x) for x in elements(vm, value)))
+
+    category = None
+    if package is not None:
+        category = as_text(vm, package) + (f"-{as_text(vm, tag)}" if tag is not None else "")
+    return _define(vm, superclass, name, names(slots), names(shared), category)
+
+
 @primitive("Class", "instanceVariableNames:")
 def _add_ivars(vm: VM, cls: StClass, names: Any) -> StClass:
     assert cls.superclass is not None

@@ -126,6 +126,13 @@ _CLASSES: tuple[tuple[str, str | None, tuple[str, ...], Kind | None, str], ...] 
     ("Notification", "Exception", (), None, "Kernel-Exceptions"),
     ("Warning", "Exception", (), None, "Kernel-Exceptions"),
     ("ExceptionSet", "Object", ("exceptions",), None, "Kernel-Exceptions"),
+    (
+        "FluidClassBuilder",
+        "Object",
+        ("superclassToBuild", "nameToBuild", "slots", "sharedVariables", "package", "tag"),
+        None,
+        "FluidClassBuilder",
+    ),
 )
 
 
