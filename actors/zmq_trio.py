@@ -28,16 +28,20 @@ socket. It sleeps in a `ParkingLot`, and two things wake it:
   unparks the owner; so does a receiver that frees space in a full inbox;
 * the fd: a small watcher task, started by `run()`, waits in `wait_readable(ZMQ_FD)`, unparks the owner
   when the fd fires, and then waits until the owner has looked at the socket before watching again. It
-  makes no zmq call, so the owner stays the socket's only user.
+  makes no zmq call, so the owner stays the socket's only user. Or, when the pump is given a running
+  `FdPoller`, that poller's one task watches the fds of many pumps (an epoll set, one-shot entries the
+  owner re-arms synchronously after each look): no watcher task and no watcher steps per pump.
 
 The owner then sends what it can, moves received messages into the inbox while it has room (when the
 inbox is full it stops reading, so ZeroMQ's own high-water marks push back on the peer), checks EVENTS
 and sleeps again. A consumer that handles frames synchronously can instead call `deliver_to(handler)`:
 from then on the owner calls the handler with each frame as it takes it from the socket, with no inbox
 and no wake-up of a receiving task in between (the image actor decodes and dispatches that way; it
-saves one task switch per frame, a good part of a round trip that is only a few switches long). The first version cancelled the owner's `wait_readable` to kick it; a cancellation
-costs about three times an unpark (a Cancelled exception unwinds the wait), and the watcher made the
-pumped round trip about 1.3x faster (bench/bench_adapter.py).
+saves one task switch per frame, a good part of a round trip that is only a few switches long).
+
+The first version cancelled the owner's `wait_readable` to kick it; a cancellation costs about three
+times an unpark (a Cancelled exception unwinds the wait), and the watcher made the pumped round trip
+about 1.3x faster (bench/bench_adapter.py).
 
 A deque plus `trio.lowlevel.ParkingLot` is used instead of memory channels because the owner must never
 block on a hand-off: a full inbox must not stop it from sending, and a full outbox must not stop it from
