@@ -227,29 +227,79 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
+#: A local image that dies is started again on its port, at most this many times in RESTART_WINDOW
+#: seconds (a crash loop is left alone: the prompt shows the image reconnecting).
+MAX_RESTARTS = 3
+RESTART_WINDOW = 60.0
+#: Seconds between a local image's death and its restart: longer than its image actor takes to call
+#: the link lost (heartbeat_misses x heartbeat_interval), so the actor says Hello to the new process
+#: instead of sending requests the new process answers with "say Hello first".
+_LOCAL = ConnectTarget(name="", address="")  # local images use the default heartbeat settings
+RESTART_DELAY = _LOCAL.heartbeat_interval * (_LOCAL.heartbeat_misses + 1)
+
+
 @contextlib.asynccontextmanager
 async def default_launcher(names: tuple[str, ...]) -> AsyncIterator[list[ConnectTarget]]:
     """Start local reference images as `stui image serve` subprocesses (all at once); stop them on exit.
 
     Each keeps its image_id in `<data dir>/images/<name>`, so its history and sessions in the store
-    carry over from one run of stui to the next.
+    carry over from one run of stui to the next. One that dies while stui runs (killed, crashed) is
+    started again on the same port with the same key, so its image actor reconnects by itself and
+    the REPL reports the restart; nothing else the user typed depends on the process.
     """
     from stui.image.launcher import start_image_process
 
     processes: dict[str, Any] = {}
+    stopping = False
 
-    async def start(name: str) -> None:
-        processes[name] = await start_image_process(name, state_dir=data_dir() / "images" / name)
+    async def start(name: str, port: int | None = None) -> None:
+        processes[name] = await start_image_process(
+            name,
+            state_dir=data_dir() / "images" / name,
+            key=processes[name].key if name in processes else None,
+            extra_args=["--port", str(port)] if port is not None else [],
+        )
+
+    async def keep_running(name: str) -> None:
+        restarts: list[float] = []
+        while True:
+            process = processes[name]
+            await process.wait()
+            now = trio.current_time()
+            restarts = [t for t in restarts if now - t < RESTART_WINDOW]
+            if stopping or len(restarts) >= MAX_RESTARTS:
+                return
+            restarts.append(now)
+            await trio.sleep(RESTART_DELAY)
+            port = int(process.address.rsplit(":", 1)[1])
+            for attempt in range(10):  # the port can be briefly held by a reconnection attempt
+                try:
+                    await start(name, port)
+                    break
+                except Exception:
+                    await trio.sleep(0.2 * (attempt + 1))
+            else:
+                return
 
     try:
         async with trio.open_nursery() as nursery:
             for name in names:
                 nursery.start_soon(start, name)
-        yield [
-            ConnectTarget(name=name, address=processes[name].address, key=processes[name].key)
-            for name in names
-        ]
+        async with trio.open_nursery() as watchers:
+            for name in names:
+                watchers.start_soon(keep_running, name)
+            try:
+                yield [
+                    ConnectTarget(
+                        name=name, address=processes[name].address, key=processes[name].key
+                    )
+                    for name in names
+                ]
+            finally:
+                stopping = True
+                watchers.cancel_scope.cancel()
     finally:
+        stopping = True
         with trio.CancelScope(shield=True):
             async with trio.open_nursery() as nursery:
                 for process in processes.values():
