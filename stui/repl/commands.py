@@ -19,6 +19,7 @@ from stui.protocol import (
     GetImageSessionStats,
     Inspection,
     ListImageSessions,
+    SessionStatus,
 )
 from stui.repl.command_registry import ArgKind, CommandError, CommandRegistry, split_args
 from stui.repl.printer import Column, inspection_fragments, table_fragments
@@ -258,8 +259,18 @@ async def sessions(repl: Repl, args: str) -> None:
         repl.sup.command, ListImageSessions(image_id=image_id, include_disconnected=True)
     )
     records = reply.sessions
+    hidden = 0
+    if (
+        image_id is not None
+    ):  # one image: its closed sessions (every earlier run leaves some) are noise
+        shown = [r for r in records if r.status is not SessionStatus.CLOSED]
+        hidden, records = len(records) - len(shown), shown
+    more = f"{hidden} closed session(s) not shown; :sessions all lists them" if hidden else ""
     if not records:
-        repl.notice(f"no sessions on {target}" if image_id else "no sessions")
+        repl.notice(
+            (f"no sessions on {target}" if image_id else "no sessions")
+            + (f"; {more}" if more else "")
+        )
         return
     names = {status.image_id: name for name, status in repl.images.items()}
     active = {name: _active(repl, name) for name in repl.images}
@@ -290,6 +301,8 @@ async def sessions(repl: Repl, args: str) -> None:
             rows,
         )
     )
+    if more:
+        repl.notice(more)
 
 
 def _active(repl: Repl, name: str) -> str | None:

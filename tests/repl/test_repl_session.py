@@ -113,6 +113,10 @@ def test_sessions_new_attach_close_stats_cleanup(images: dict[str, ImageProcess]
         d.wait_for("alpha:main ●>")
         d.result("y", "1")
         d.run(f":session close {scratch_id}", f"closed session {scratch_id}")
+        out = d.output_of(":sessions")  # closed ones are left out, and it says so
+        assert scratch_id not in out and main_id in out
+        assert "1 closed session(s) not shown; :sessions all lists them" in out
+        assert scratch_id in d.output_of(":sessions all")
         out = d.output_of(":session close zzz")
         assert "no session 'zzz' on alpha; :sessions lists them" in out
         assert "Traceback" not in d.text()
