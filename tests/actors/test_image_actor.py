@@ -33,6 +33,7 @@ from stui.protocol import (
     ImageRestarted,
     ImageStatusChanged,
     Ping,
+    SessionClosed,
     SessionOrphaned,
     TranscriptReceived,
     encode,
@@ -545,3 +546,34 @@ async def test_a_transport_with_only_send_and_receive_still_works(nursery, autoj
         assert (await actor.evaluate("1 + 2")).print_string == "3"
         actor.stop()
     assert actor.link.status is S.DISCONNECTED
+
+
+class WrongPongImage(FakeImage):
+    """Answers Pings with something that is not a Pong once `wrong` is set."""
+
+    wrong = False
+
+    async def _handle(self, link, nursery, conn, rid, msg):
+        if self.wrong and isinstance(msg, Ping):
+            await self._reply(link, rid, SessionClosed(session_id="x"))
+            return
+        await super()._handle(link, nursery, conn, rid, msg)
+
+
+async def test_a_ping_answered_with_something_else_crashes_the_actor(nursery, autojump_clock):
+    """The heartbeat's reply check runs in the reader's (or the transport's) task, where it cannot
+    raise; the actor still ends as before: serve() raises ImageProtocolError (a crash to restart)."""
+    fake = WrongPongImage(nursery)
+    actor = ImageActor(
+        ConnectImage(address="memory://fake", name="alpha", heartbeat_interval=1.0),
+        client_id="client-1",
+        settings=SETTINGS,
+        open_link=fake.open_link,
+    )
+    with pytest.raises(ExceptionGroup) as info:
+        async with trio.open_nursery() as n:
+            await n.start(actor.serve)
+            fake.wrong = True
+            await trio.sleep(5)
+    assert info.group_contains(ImageProtocolError, match="Ping answered with SessionClosed")
+    assert actor.pending == 0
