@@ -47,6 +47,7 @@ from stui.actors.errors import (
     ImageNotFound,
     RemoteError,
     RequestTimeout,
+    SessionError,
     StuiError,
 )
 from stui.config import Config
@@ -539,6 +540,9 @@ class Repl:
                 return notice_fragments(f"{exc}", "bad")
             case ImageNotFound():
                 return notice_fragments(f"{exc}", "bad")
+            case SessionError(error=None) if str(exc).endswith("has no active session"):
+                hint = "; :session new [NAME] opens one, :session attach ID takes one up"
+                return notice_fragments(f"{exc}{hint}", "bad")
             case StuiError():
                 return notice_fragments(str(exc), "bad")
             case TrioGuestStopped():

@@ -138,6 +138,8 @@ def test_sessions_new_attach_close_stats_cleanup(images: dict[str, ImageProcess]
         out = d.output_of(":sessions all")
         assert "beta" in out and "alpha" in out
         d.run(":sessions nowhere", "no image called 'nowhere'")
+        d.run(f":session close {main_id[:8]}", f"closed session {main_id}")
+        d.run("y", "has no active session; :session new [NAME] opens one, :session attach ID")
 
 
 def test_inspect_drill_down_and_back(images: dict[str, ImageProcess]) -> None:
