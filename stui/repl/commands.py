@@ -354,7 +354,12 @@ def _expand_session(repl: Repl, prefix: str) -> str:
     named = [sid for sid, name in repl.session_choices if name and name == prefix]
     if len(named) == 1:
         return named[0]
-    matches = [sid for sid, _ in repl.session_choices if sid.startswith(prefix)]
+    matches = named or [sid for sid, _ in repl.session_choices if sid.startswith(prefix)]
+    if len(matches) > 1 and prefix not in matches:
+        ids = ", ".join(sid[:8] for sid in matches)
+        raise CommandError(
+            f"{prefix!r} could be any of {len(matches)} sessions ({ids}); give more of the id"
+        )
     return matches[0] if len(matches) == 1 else prefix
 
 

@@ -138,6 +138,11 @@ def test_sessions_new_attach_close_stats_cleanup(images: dict[str, ImageProcess]
         out = d.output_of(":sessions all")
         assert "beta" in out and "alpha" in out
         d.run(":sessions nowhere", "no image called 'nowhere'")
+        d.run(":session new twin", "new session")
+        d.run(":session new twin", "new session")
+        d.wait_until(lambda: sum(name == "twin" for _, name in d.repl.session_choices) == 2)
+        d.run(":session attach twin", "'twin' could be any of 2 sessions (")
+        d.run(":session attach main", f"attached session {main_id}")
         d.run(f":session close {main_id[:8]}", f"closed session {main_id}")
         d.run("y", "has no active session; :session new [NAME] opens one, :session attach ID")
 
