@@ -21,7 +21,7 @@ import logging
 import logging.handlers
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Collection, Iterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -142,7 +142,7 @@ async def open_backend(
         sup = await stack.enter_async_context(
             open_supervisor(SupervisorConfig(client_id=options.client_id), store=store)
         )
-        await _connect_all(sup, targets, notices)
+        await _connect_all(sup, targets, notices, configured={i.name for i in config.images})
         default = config.repl.default_image
         if default and default in {s.name for s in sup.images()}:
             await sup.switch(default)
@@ -179,9 +179,13 @@ async def _open_store(
 
 
 async def _connect_all(
-    sup: Any, targets: list[ConnectTarget], notices: list[tuple[str, str]]
+    sup: Any,
+    targets: list[ConnectTarget],
+    notices: list[tuple[str, str]],
+    configured: Collection[str] = (),
 ) -> None:
-    """Connect every target at once, in order of the list for naming; failures become notices."""
+    """Connect every target at once, in order of the list for naming; failures become notices that
+    say how to connect later (by name for an image in the config file)."""
     failures: dict[str, str] = {}
 
     async def connect(target: ConnectTarget) -> None:
@@ -203,7 +207,13 @@ async def _connect_all(
         if target.name in failures:
             notices.append(
                 (
-                    f"could not connect to {target.name} at {target.address}: {failures[target.name]}",
+                    f"could not connect to {target.name} at {target.address}: {failures[target.name]}"
+                    + "; once it runs: :connect "
+                    + (
+                        target.name
+                        if target.name in configured
+                        else f"{target.address} as {target.name}"
+                    ),
                     "bad",
                 )
             )

@@ -14,7 +14,7 @@ import pytest
 import trio
 
 import stui.repl.app as app_module
-from stui.config import load_config
+from stui.config import ImageConfig, load_config
 from stui.image.launcher import ImageProcess, ImageStartError, start_image_process_sync
 from stui.repl.main import ConnectTarget, ReplOptions
 from tests.repl.repl_driver import ReplDriver
@@ -316,11 +316,20 @@ def test_start_up_with_an_unreachable_image_still_opens_the_rest(
             ConnectTarget(name="ghost", address=f"tcp://127.0.0.1:{free_port()}"),
         ),
         config=dataclasses.replace(
-            options.config, repl=dataclasses.replace(options.config.repl, default_image="alpha")
+            options.config,
+            repl=dataclasses.replace(options.config.repl, default_image="alpha"),
+            images=(
+                ImageConfig(
+                    name="phantom", address=f"tcp://127.0.0.1:{free_port()}", transport="zmq"
+                ),
+            ),
         ),
     )
     with ReplDriver(options) as d:
         assert "could not connect to ghost" in d.text()
+        assert "could not connect to phantom" in d.text()
+        assert "; once it runs: :connect phantom\n" in d.text()  # by its name in the config
+        assert f"; once it runs: :connect {options.extra_targets[-1].address} as ghost" in d.text()
         d.result("1 + 1", "2")
         # Ctrl-C gives up on a slow command: nothing of it stays behind
         d.type(f":connect tcp://127.0.0.1:{free_port()} as ghost2\r")
