@@ -590,6 +590,8 @@ class ImageActor:
         A call that cannot be encoded or is too large fails alone; a closed transport loses the link
         (which fails every pending call, this one included).
         """
+        # A caller cancelled already sends nothing (the queueing below does not check for it).
+        await trio.lowlevel.checkpoint_if_cancelled()
         transport = self._transport
         if transport is None or not self._link_up:
             call.fail(ImageDisconnected(f"image {self.name!r} is not connected"))

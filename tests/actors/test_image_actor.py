@@ -577,3 +577,20 @@ async def test_a_ping_answered_with_something_else_crashes_the_actor(nursery, au
             await trio.sleep(5)
     assert info.group_contains(ImageProtocolError, match="Ping answered with SessionClosed")
     assert actor.pending == 0
+
+
+async def test_a_request_from_a_cancelled_scope_or_with_no_time_left_is_not_sent(
+    nursery, autojump_clock
+):
+    fake = FakeImage(nursery)
+    async with actor_on(fake) as (actor, _):
+        await trio.testing.wait_all_tasks_blocked()
+        before = len([m for m in fake.received if isinstance(m, Evaluate)])
+        with trio.CancelScope() as scope:
+            scope.cancel()
+            await actor.evaluate("1 + 1")
+        with pytest.raises(RequestTimeout):
+            await actor.evaluate("2 + 2", timeout=0)
+        await trio.testing.wait_all_tasks_blocked()
+        assert len([m for m in fake.received if isinstance(m, Evaluate)]) == before
+        assert (await actor.evaluate("3 + 3")).print_string == "6"
