@@ -133,6 +133,8 @@ class CommandRegistry:
             close = difflib.get_close_matches(name, self._names, n=1, cutoff=0.6)
             hint = f"; did you mean {PREFIX}{close[0]}?" if close else f"; {PREFIX}help lists them"
             raise CommandError(f"unknown command {PREFIX}{name}{hint}")
+        if args.strip() and not cmd.usage:  # `:q uit` must not quit, `:images beta` not ignore beta
+            raise CommandError(f"{PREFIX}{cmd.name} takes no arguments")
         return cmd, args.strip()
 
     def help_fragments(self) -> StyleAndTextTuples:

@@ -151,6 +151,14 @@ def test_registry_parses_finds_aliases_and_suggests() -> None:
         registry.command("other", help="x", aliases=("u",))(use)
 
 
+def test_commands_without_arguments_refuse_some() -> None:
+    assert COMMANDS.parse(":quit ")[0].name == "quit"
+    with pytest.raises(CommandError, match=r"^:quit takes no arguments$"):
+        COMMANDS.parse(":q uit")  # a typo must not quit
+    with pytest.raises(CommandError, match=r"^:images takes no arguments$"):
+        COMMANDS.parse(":images beta")
+
+
 def test_help_lists_every_command_with_one_line() -> None:
     text = fragment_list_to_text(COMMANDS.help_fragments())
     lines = text.splitlines()
