@@ -807,6 +807,15 @@ CLASSES: list[Row] = [
         "'insufficient funds'",
     ),
     (ACCOUNT + "Account name", "'Account'"),
+    (
+        "Object subclass: #Shape. Shape compile: 'area ^[self subclassResponsibility] value'. "
+        "[Shape new area] on: SubclassResponsibility do: [:e | e messageText]",
+        "'My subclass should have overridden #area'",
+    ),
+    (
+        "self subclassResponsibility",
+        "!SubclassResponsibility|My subclass should have overridden #DoIt",
+    ),
     # Pharo 11/12's fluid class definition; `install` defines the class
     ("(Object << #P3 slots: {#x. #y}; package: 'Demo') install. P3 new", "a P3"),
     ("(Object << #P3 slots: {#x. #y}; package: 'Demo') install. P3 category", "'Demo'"),
@@ -939,7 +948,7 @@ CLASSES: list[Row] = [
     ),
     (
         "Object subclass: #Animal instanceVariableNames: '' classVariableNames: '' package: 'Demo'. Animal compile: 'speak ^self subclassResponsibility'. Animal new speak",
-        "!SubclassResponsibility",
+        "!SubclassResponsibility|My subclass should have overridden #speak",
     ),
     (
         "Object subclass: #Animal instanceVariableNames: '' classVariableNames: '' package: 'Demo'. Animal compile: 'speak ^''...'''. Animal subclass: #Dog instanceVariableNames: '' classVariableNames: '' package: 'Demo'. Dog compile: 'speak ^''Woof'''. {Animal new speak. Dog new speak}",

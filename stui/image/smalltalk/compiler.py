@@ -414,7 +414,20 @@ class Compiler:
                 return site(a, b)
 
             return binary
+        if selector == "subclassResponsibility" and not args:
+            return self._subclass_responsibility_send(self.cached_send(selector, receiver, args))
         return self.cached_send(selector, receiver, args)
+
+    def _subclass_responsibility_send(self, send: Code) -> Code:
+        """Pharo says which method a subclass should have overridden (`... overridden #area`), which
+        the primitive learns from here: nothing runs between this store and the primitive's read."""
+        vm, method = self.vm, self.selector
+
+        def send_naming_the_method(frame: Frame) -> Any:
+            vm.overridable_selector = method
+            return send(frame)
+
+        return send_naming_the_method
 
     def cached_send(self, selector: str, receiver: Code, args: tuple[Code, ...]) -> Code:
         """A send with its own inline cache (class -> method), checked against ``vm.epoch``."""

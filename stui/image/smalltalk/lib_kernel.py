@@ -254,8 +254,9 @@ def _assert(vm: VM, rcv: Any, condition: Any, description: Any = None) -> Any:
 
 @primitive("Object", "subclassResponsibility")
 def _subclass_responsibility(vm: VM, rcv: Any) -> Any:
+    selector, vm.overridable_selector = vm.overridable_selector, "DoIt"
     return vm.signal_error(
-        "SubclassResponsibility", "My subclass should have overridden one of my messages."
+        "SubclassResponsibility", f"My subclass should have overridden #{selector}"
     )
 
 

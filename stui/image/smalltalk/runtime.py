@@ -165,6 +165,8 @@ class VM:
         self.handlers: Any = None  # linked tuples ((spec, handler, marker), parent)
         self.transcript: Any = None  # callable(str) or None
         self.workspace: dict[str, Any] | None = None
+        #: the method that sent `subclassResponsibility` last (see Compiler.send)
+        self.overridable_selector = "DoIt"
         self.random = random.Random()  # this image's generator (atRandom, Random new)
         self._bootstrap()
 
