@@ -812,6 +812,13 @@ CLASSES: list[Row] = [
         "[Shape new area] on: SubclassResponsibility do: [:e | e messageText]",
         "'My subclass should have overridden #area'",
     ),
+    ("[:y | y := 3] value: 1", "!SyntaxError|Cannot store into"),
+    ("1 to: 3 do: [:i | i := 5]", "!SyntaxError|Cannot store into"),
+    (
+        "Object subclass: #Ar. Ar compile: 'foo: a a := 3'",
+        "!Error|Syntax error: Cannot store into (at 7)",
+    ),
+    ("| t | t := 3. [:a | | u | u := a. t := u] value: 5. t", "5"),
     (
         "self subclassResponsibility",
         "!SubclassResponsibility|My subclass should have overridden #DoIt",

@@ -91,12 +91,15 @@ class _Scope:
         self.parent = parent
         self.size = 0
         self.visible: list[dict[str, int]] = [{}]
+        self.arguments: set[int] = set()  # slots of method and block arguments: read-only
 
-    def declare(self, name: str) -> int:
+    def declare(self, name: str, *, argument: bool = False) -> int:
         """Give *name* the next slot of this frame (in the innermost visibility level)."""
         index = OFFSET + self.size
         self.size += 1
         self.visible[-1][name] = index
+        if argument:
+            self.arguments.add(index)
         return index
 
     def find(self, name: str) -> int | None:
@@ -136,7 +139,9 @@ class Compiler:
         self.source = node.source
         self.selector = node.selector
         scope = self.scope = _Scope(None)
-        for name in (*node.params, *node.temps):
+        for name in node.params:
+            scope.declare(name, argument=True)
+        for name in node.temps:
             scope.declare(name)
         body = self.sequence(node.body, "doit" if self.workspace is not None else "method")
         nargs = len(node.params)
@@ -316,6 +321,11 @@ class Compiler:
             raise SmalltalkSyntaxError("Cannot store into", position)
         found = self.resolve(name)
         if found is not None:
+            scope = self.scope
+            for _ in range(found[0]):
+                scope = scope.parent
+            if found[1] in scope.arguments:  # as in Pharo, arguments cannot be assigned
+                raise SmalltalkSyntaxError("Cannot store into", position)
             return frame_writer(found[0], found[1], value)
         cls = self._instance_side()
         if (
@@ -510,7 +520,9 @@ class Compiler:
         """A real block (not inlined): its own frame, closing over the current one."""
         outer_scope = self.scope
         scope = self.scope = _Scope(outer_scope)
-        for name in (*node.params, *node.temps):
+        for name in node.params:
+            scope.declare(name, argument=True)
+        for name in node.temps:
             scope.declare(name)
         self.in_block += 1
         try:
@@ -558,7 +570,7 @@ class Compiler:
             return None
         self.scope.visible.append({})
         try:
-            params = [self.scope.declare(p) for p in node.params]
+            params = [self.scope.declare(p, argument=True) for p in node.params]
             temps = [self.scope.declare(t) for t in node.temps]
             body = self.sequence(node.body, "inline")
         finally:
