@@ -166,6 +166,12 @@ async def connect(repl: Repl, args: str) -> None:
                     raise CommandError(str(exc)) from None
         else:
             info = _local_image(target)
+            if info is None and target in repl.images:
+                status = repl.images[target]
+                raise CommandError(
+                    f"{target} is {status.status.value} at {status.address}; it comes back by itself"
+                    " when the image runs there again"
+                )
             if info is None:
                 raise CommandError(
                     f"no local image or configured image called {target!r}; give an address "
@@ -176,8 +182,13 @@ async def connect(repl: Repl, args: str) -> None:
         alias = alias or target
     existing = repl.images.get(alias) if alias else None
     if existing is not None:
-        if existing.status is ConnectionStatus.CONNECTED or existing.address == address:
+        if existing.status is ConnectionStatus.CONNECTED:
             raise CommandError(f"an image called {alias!r} is already connected")
+        if existing.address == address:
+            raise CommandError(
+                f"{alias} is {existing.status.value} at {address}; it comes back by itself"
+                " when the image runs there again"
+            )
         # The image was restarted elsewhere (a new port): reconnecting to the old address would
         # never succeed, so let go of it and connect to where the image is now.
         repl.disconnecting.add(alias)

@@ -256,6 +256,8 @@ def test_connect_disconnect_and_a_lost_image(
             d.wait_for("gamma: link lost, reconnecting")
             d.wait_for("; :use alpha to go on there meanwhile")
             d.wait_for_prompt("gamma:main ◐> ")
+            d.run(":connect gamma", f"gamma is reconnecting at {gamma.address}; it comes back by")
+            d.run(f":connect {gamma.address} as gamma", "gamma is reconnecting at")
             out = d.output_of("'typed while down' size")
             assert "gamma" in out and "16" not in out.split("size")[-1]
             # it comes back (same port, new process): reconnected, and told it restarted
