@@ -68,6 +68,7 @@ from . import persistence
 from .backoff import Backoff, RestartWindow
 from .errors import ImageDisconnected, ImageFailed, ImageNotFound, SessionError, StuiError
 from .events import DEFAULT_BUFFER, EventBus, Subscription
+from .exception_groups import single_leaf
 from .heartbeat import HeartbeatScheduler, LinkState
 from .image import ActorSettings, ImageActor, LinkFactory
 from .session_cache import SessionCache
@@ -149,13 +150,6 @@ class _Slot:
     @property
     def name(self) -> str:
         return self.link.name
-
-
-def _unwrap(exc: BaseException) -> BaseException:
-    """The single leaf of nested one-member exception groups, else the group itself."""
-    while isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
-        exc = exc.exceptions[0]
-    return exc
 
 
 class Supervisor:
@@ -268,7 +262,7 @@ class Supervisor:
         try:
             actor: ImageActor = await self._nursery.start(self._run_slot, slot)
         except BaseException as exc:
-            leaf = _unwrap(exc)
+            leaf = single_leaf(exc)
             if leaf is not exc and isinstance(leaf, Exception):
                 raise leaf from None
             raise
@@ -329,7 +323,7 @@ class Supervisor:
                             await actor.serve()
                         return  # clean stop: transient children are not restarted
                     except Exception as exc:
-                        leaf = _unwrap(exc)
+                        leaf = single_leaf(exc)
                         slot.serving = False
                         if first and not actor.started:
                             raise  # before started(): surfaces from connect()

@@ -43,7 +43,8 @@ import zmq
 from stui.protocol import RemoteProtocolError
 
 from .errors import MessageTooLarge, TransportClosed, TransportConnectError, UnsupportedAddress
-from .websocket import WsTransport, collapse_single_group, open_ws_transport, receive_loop
+from .exception_groups import collapse_single_group
+from .websocket import WsTransport, open_ws_transport, receive_loop
 from .zmq_trio import DEFAULT_MAX_MESSAGE_SIZE, FdPoller, ZmqPump, ZmqSocket, new_context
 
 __all__ = [

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import math
 import ssl
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any, NoReturn
 from urllib.parse import urlsplit
 
@@ -34,30 +34,9 @@ from trio_websocket import (
 )
 
 from .errors import MessageTooLarge, TransportClosed, TransportConnectError, UnsupportedAddress
+from .exception_groups import collapse_single_group
 
 __all__ = ["WsTransport", "open_ws_transport"]
-
-
-@contextmanager
-def collapse_single_group() -> Iterator[None]:
-    """Re-raise the only exception of a one-member exception group as itself.
-
-    A transport context manager runs helper tasks in a nursery around the caller's `async with` body,
-    so with strict exception groups anything the body raises would come out wrapped in a group. The
-    caller should see its own exception (or Cancelled); groups of several stay groups.
-    """
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        if len(group.exceptions) != 1:
-            raise
-        exc = group.exceptions[0]
-        context = exc.__context__
-        try:
-            raise exc
-        finally:
-            exc.__context__ = context
-            del exc, context
 
 
 async def receive_loop(

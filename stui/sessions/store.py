@@ -45,14 +45,15 @@ import functools
 import math
 import sqlite3
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import cbor2
 import trio
 
+from stui.actors.exception_groups import collapse_single_group
 from stui.paths import data_dir
 from stui.protocol import CleanupReport, ImageSessionStats, SessionRecord, SessionStatus
 
@@ -134,7 +135,7 @@ async def open_session_store(
     try:
         send, receive = trio.open_memory_channel[Job](_QUEUE_SIZE)
         store = SessionStore(target, recovered, send, clock)
-        with _collapse_single_group():
+        with collapse_single_group():
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(_serve, conn, receive, target, limiter)
                 try:
@@ -145,28 +146,6 @@ async def open_session_store(
     finally:
         with trio.CancelScope(shield=True):
             await trio.to_thread.run_sync(conn.close, limiter=limiter)
-
-
-@contextmanager
-def _collapse_single_group() -> Iterator[None]:
-    """Let the caller's own exception out of the `async with` body unwrapped.
-
-    The actor runs in a nursery around the body, so with strict exception groups whatever the body
-    raises would come out as a one-member group. The actor itself never raises (every failure goes to
-    the job that caused it), so a one-member group is the body's exception; it is re-raised as itself.
-    """
-    try:
-        yield
-    except BaseExceptionGroup as group:
-        if len(group.exceptions) != 1:
-            raise
-        exc = group.exceptions[0]
-        context = exc.__context__
-        try:
-            raise exc
-        finally:
-            exc.__context__ = context
-            del exc, context
 
 
 async def _serve(

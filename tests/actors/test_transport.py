@@ -19,6 +19,7 @@ from stui.actors.errors import (
     TransportConnectError,
     UnsupportedAddress,
 )
+from stui.actors.exception_groups import collapse_single_group
 from stui.actors.transport import (
     MemoryTransport,
     Transport,
@@ -27,7 +28,6 @@ from stui.actors.transport import (
     memory_transport_pair,
     open_transport,
 )
-from stui.actors.websocket import collapse_single_group
 from stui.actors.zmq_trio import ZmqPump, ZmqSocket, new_context
 from stui.protocol import RemoteProtocolError
 from trio_websocket import ConnectionClosed, WebSocketRequest, serve_websocket
