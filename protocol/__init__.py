@@ -11,6 +11,7 @@ from .codec import (
     Frame,
     decode,
     encode,
+    loads_strict,
     peek_request_id,
 )
 from .control import (
@@ -168,6 +169,7 @@ __all__ = [
     "Welcome",
     "decode",
     "encode",
+    "loads_strict",
     "peek_request_id",
     "sign",
     "verify",

@@ -9,30 +9,48 @@ The version sits outside the payload so a peer can refuse a version it does not 
 anything else; the signature covers the payload bytes exactly as sent (see `protocol.signing`).
 
 Decoding trusts nothing: the size is capped before CBOR is touched, cbor2 runs with a depth limit, no
-indefinite lengths, no duplicate keys and no tags, trailing bytes are refused, and every field is checked against
-the message class's annotations (no unknown keys, no missing required keys, exact types). Every failure
-is a `RemoteProtocolError` (or `SignatureError`) whose text says what was wrong and where; its
-`request_id` is set whenever the payload's id could be read, so the receiver can answer with an `Error`.
+indefinite lengths, no duplicate keys and no tags, trailing bytes are refused (`loads_strict`, which the
+session store uses for its blobs too), and every field is checked against the message class's
+annotations (no unknown keys, no missing required keys, exact types). Every failure is a
+`RemoteProtocolError` (or `SignatureError`) whose text says what was wrong and where; its `request_id`
+is set whenever the payload's id could be read, so the receiver can answer with an `Error`.
+
+Speed: field checking runs through converters compiled once per class at import (`protocol._fields`);
+the slower, field-naming reference checker runs only to explain a refusal. A heartbeat costs a few
+microseconds each way, most of it inside cbor2 (see bench/bench_codec.py).
 """
 
 from __future__ import annotations
 
-import enum
 import io
-import math
-import types
-import typing
-from dataclasses import MISSING, dataclass, fields, is_dataclass
-from typing import Any, Union
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import cbor2
 
+from ._fields import (
+    check_keys,
+    compile_decoder,
+    compile_encoder,
+    explain_from_wire,
+    explain_to_wire,
+    wire_type,
+)
 from .control import CONTROL_TYPES
 from .errors import LocalProtocolError, ProtocolError, RemoteProtocolError, SignatureError
-from .messages import MESSAGE_TYPES, PROTOCOL_VERSION, SUPPORTED_VERSIONS, Metadata
+from .messages import MESSAGE_TYPES, PROTOCOL_VERSION, SUPPORTED_VERSIONS
 from .signing import SIGNATURE_SIZE, sign, verify
 
-__all__ = ["MAX_DEPTH", "MAX_FRAME_SIZE", "Frame", "decode", "encode", "peek_request_id"]
+__all__ = [
+    "MAX_DEPTH",
+    "MAX_FRAME_SIZE",
+    "Frame",
+    "decode",
+    "encode",
+    "loads_strict",
+    "peek_request_id",
+]
 
 #: Default cap on one frame's size in bytes. Transports enforce the same cap (ZeroMQ MAXMSGSIZE).
 MAX_FRAME_SIZE = 4 * 1024 * 1024
@@ -40,6 +58,7 @@ MAX_FRAME_SIZE = 4 * 1024 * 1024
 MAX_DEPTH = 16
 _MAX_UINT = 2**63 - 1
 _FRAME_KEYS = frozenset({"v", "msg", "sig"})
+_FRAME_REQUIRED = frozenset({"v", "msg"})
 _PAYLOAD_KEYS = frozenset({"type", "id", "body"})
 
 
@@ -81,14 +100,19 @@ def encode(
         LocalProtocolError: `message` is not a protocol message, a field holds a value its type does
             not allow, or `request_id` is out of range.
     """
-    name = type(message).__name__
-    if _TYPES.get(name) is not type(message):
-        raise LocalProtocolError(f"{type(message).__qualname__} is not a protocol message")
+    cls = type(message)
+    found = _ENCODERS.get(cls)
+    if found is None:
+        raise LocalProtocolError(f"{cls.__qualname__} is not a protocol message")
+    name, encode_body = found
     if type(request_id) is not int or not 0 <= request_id <= _MAX_UINT:
         raise LocalProtocolError(f"request_id {request_id!r} out of range 0..2**63-1")
     if type(version) is not int or not 0 <= version <= _MAX_UINT:
         raise LocalProtocolError(f"version {version!r} out of range")
-    body = _to_wire(type(message), message, name)
+    try:
+        body = encode_body(message)
+    except Exception:  # the compiled check said no: let the reference checker name the field
+        body = explain_to_wire(cls, message, name)
     try:
         payload = cbor2.dumps({"type": name, "id": request_id, "body": body})
     except (ValueError, TypeError, cbor2.CBOREncodeError) as e:  # e.g. a lone surrogate in a str
@@ -97,63 +121,6 @@ def encode(
     if key:
         frame["sig"] = sign(key, payload)
     return cbor2.dumps(frame)
-
-
-def _to_wire(hint: Any, value: Any, where: str) -> Any:
-    """`value` as plain CBOR-ready data, checked against `hint` (mirrors `_value` on the way in)."""
-    if hint is _METADATA:
-        if type(value) is not tuple or not all(
-            type(p) is tuple and len(p) == 2 and type(p[0]) is str and type(p[1]) is str
-            for p in value
-        ):
-            raise LocalProtocolError(f"{where}: expected a tuple of (str, str) pairs")
-        out = dict(value)
-        if len(out) != len(value):
-            raise LocalProtocolError(f"{where}: duplicate keys")
-        return out
-    if hint is bool or hint is str or hint is bytes:
-        if type(value) is not hint:
-            raise LocalProtocolError(
-                f"{where}: expected {hint.__name__}, got {type(value).__name__}"
-            )
-        return value
-    if hint is int:
-        if type(value) is not int or not -_MAX_UINT - 1 <= value <= _MAX_UINT:
-            raise LocalProtocolError(f"{where}: expected a 64-bit int, got {value!r}")
-        return value
-    if hint is float:
-        if type(value) is int and abs(value) <= 2**53:
-            return float(value)
-        if type(value) is not float or not math.isfinite(value):
-            raise LocalProtocolError(f"{where}: expected a finite float, got {value!r}")
-        return value
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        if type(value) is not hint:
-            raise LocalProtocolError(f"{where}: expected {hint.__name__}, got {value!r}")
-        return value.value
-    if isinstance(hint, type) and is_dataclass(hint):
-        if type(value) is not hint:
-            raise LocalProtocolError(
-                f"{where}: expected {hint.__name__}, got {type(value).__name__}"
-            )
-        return {
-            name: _to_wire(h, getattr(value, name), f"{where}.{name}")
-            for name, h, _required in _spec(hint)
-        }
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        (item, _ellipsis) = typing.get_args(hint)
-        if type(value) is not tuple:
-            raise LocalProtocolError(f"{where}: expected a tuple, got {type(value).__name__}")
-        return [_to_wire(item, v, f"{where}[{i}]") for i, v in enumerate(value)]
-    if origin in (Union, types.UnionType):
-        if value is None:  # every union in a message is `X | None`
-            return None
-        (inner,) = [a for a in typing.get_args(hint) if a is not type(None)]
-        return _to_wire(inner, value, where)
-    raise LocalProtocolError(
-        f"{where}: unsupported field type {hint!r}"
-    )  # a bug in a message class
 
 
 # --------------------------------------------------------------------------------------------------
@@ -193,17 +160,19 @@ def decode(
             " negotiate with Hello.versions and send the version Welcome chose",
             request_id=peek_request_id(payload) if type(payload) is bytes else None,
         )
-    _check_keys(outer, required={"v", "msg"}, allowed=_FRAME_KEYS, where="frame")
+    keys = outer.keys()
+    if not (keys <= _FRAME_KEYS and "v" in outer and "msg" in outer):
+        check_keys(outer, required=_FRAME_REQUIRED, allowed=_FRAME_KEYS, where="frame")
     version, payload, sig = outer["v"], outer["msg"], outer.get("sig")
     if type(version) is not int or type(payload) is not bytes:
         raise RemoteProtocolError(
             "frame: 'v' must be an unsigned integer and 'msg' a byte string holding the payload,"
-            f" got {_wire_type(version)} and {_wire_type(payload)}",
+            f" got {wire_type(version)} and {wire_type(payload)}",
             request_id=peek_request_id(payload) if type(payload) is bytes else None,
         )
     if sig is not None and (type(sig) is not bytes or len(sig) != SIGNATURE_SIZE):
         raise RemoteProtocolError(
-            f"frame: 'sig' must be a {SIGNATURE_SIZE}-byte string (HMAC-SHA256), got {_wire_type(sig)}"
+            f"frame: 'sig' must be a {SIGNATURE_SIZE}-byte string (HMAC-SHA256), got {wire_type(sig)}"
             + (f" of {len(sig)} bytes" if type(sig) is bytes else ""),
             request_id=peek_request_id(payload),
         )
@@ -223,16 +192,21 @@ def decode(
                 request_id=peek_request_id(payload),
             )
     inner = _cbor_map(payload, "payload")
-    _check_keys(inner, required=_PAYLOAD_KEYS, allowed=_PAYLOAD_KEYS, where="payload")
+    if inner.keys() != _PAYLOAD_KEYS:
+        check_keys(inner, required=_PAYLOAD_KEYS, allowed=_PAYLOAD_KEYS, where="payload")
     name, rid, body = inner["type"], inner["id"], inner["body"]
     if type(rid) is not int or not 0 <= rid <= _MAX_UINT:
         raise RemoteProtocolError("payload: 'id' must be an unsigned 63-bit integer")
     if type(name) is not str or name not in _TYPES:
         raise RemoteProtocolError(f"unknown message type {name!r}", request_id=rid)
+    cls = _TYPES[name]
     try:
-        message = _from_wire(_TYPES[name], body, name)
-    except ProtocolError as e:
-        raise RemoteProtocolError(str(e), request_id=rid) from None
+        message = _DECODERS[cls](body)
+    except Exception:  # the compiled check said no: let the reference checker say what and where
+        try:
+            message = explain_from_wire(cls, body, name)
+        except ProtocolError as e:
+            raise RemoteProtocolError(str(e), request_id=rid) from None
     return Frame(version=version, request_id=rid, message=message, signed=sig is not None)
 
 
@@ -246,28 +220,65 @@ def peek_request_id(payload: bytes) -> int | None:
     return rid if type(rid) is int and 0 <= rid <= _MAX_UINT else None
 
 
-def _cbor_map(data: bytes, where: str) -> dict[str, Any]:
+def loads_strict(
+    data: bytes | bytearray | memoryview,
+    *,
+    max_depth: int = MAX_DEPTH,
+    allow_bignums: bool = False,
+) -> Any:
+    """Decode one CBOR item from untrusted bytes, refusing everything the protocol refuses.
+
+    cbor2 runs with `max_depth`, no indefinite lengths, no duplicate map keys, only text or byte
+    strings as map keys, strict UTF-8 and no tags (cbor2's own tag decoders for dates, shared
+    references, sets, ... are overridden too); bytes after the item are refused, which `cbor2.loads`
+    would silently ignore. The caller checks the shape of what comes back. No size limit: cap the
+    input before calling.
+
+    Args:
+        data: the bytes, holding exactly one CBOR item.
+        max_depth: deepest container nesting accepted.
+        allow_bignums: also accept tags 2 and 3 (integers beyond 64 bits), for stored data such as
+            a session's workspace; frames never carry them.
+
+    Returns:
+        The decoded item: None, bool, int, float, str, bytes, list, dict, or a `cbor2.CBORSimpleValue`
+        / `cbor2.undefined`.
+
+    Raises:
+        RemoteProtocolError: with the reason, which reads well after "<what>: ": "invalid CBOR (...)",
+            "CBOR tag 1 is not allowed", "2 trailing bytes after CBOR", "expected bytes, got str".
+    """
+    if not isinstance(data, bytes | bytearray | memoryview):
+        raise RemoteProtocolError(f"expected bytes, got {type(data).__name__}")
     stream = io.BytesIO(data)
     try:
-        decoder = cbor2.CBORDecoder(
+        value = cbor2.CBORDecoder(
             stream,
-            max_depth=MAX_DEPTH,
+            max_depth=max_depth,
             allow_indefinite=False,
             allow_duplicate_keys=False,
             strict_hashable_types=True,
             str_errors="strict",
             tag_hook=_refuse_tag,
-            semantic_decoders=_REFUSE_SEMANTIC_TAGS,
-        )
-        value = decoder.decode()
+            semantic_decoders=_REFUSE_TAGS_BUT_BIGNUMS if allow_bignums else _REFUSE_TAGS,
+        ).decode()
     except Exception as e:  # cbor2 raises a handful of types (CBORDecodeError, ValueError, ...)
         if isinstance(e.__cause__, _TagRefused):
-            raise RemoteProtocolError(f"{where}: {e.__cause__}") from None
-        raise RemoteProtocolError(f"{where}: invalid CBOR ({e})") from None
-    if stream.tell() != len(data):
-        raise RemoteProtocolError(f"{where}: {len(data) - stream.tell()} trailing bytes after CBOR")
+            raise RemoteProtocolError(str(e.__cause__)) from None
+        raise RemoteProtocolError(f"invalid CBOR ({e})") from None
+    size = stream.getbuffer().nbytes
+    if stream.tell() != size:
+        raise RemoteProtocolError(f"{size - stream.tell()} trailing bytes after CBOR")
+    return value
+
+
+def _cbor_map(data: bytes, where: str) -> dict[str, Any]:
+    try:
+        value = loads_strict(data)
+    except RemoteProtocolError as e:
+        raise RemoteProtocolError(f"{where}: {e}") from None
     if type(value) is not dict:
-        raise RemoteProtocolError(f"{where}: expected a CBOR map, got {_wire_type(value)}")
+        raise RemoteProtocolError(f"{where}: expected a CBOR map, got {wire_type(value)}")
     return value
 
 
@@ -279,21 +290,21 @@ class _TagRefused(ValueError):
 # `(content, immutable)` after the tag's content is decoded (within the depth and size limits). Both
 # are given `*args` so a signature change in cbor2 cannot turn a refusal into a TypeError.
 def _refuse_tag(tag: Any, *_args: Any) -> Any:
-    raise _TagRefused(f"CBOR tag {getattr(tag, 'tag', '?')} found; frames carry no tags")
+    raise _TagRefused(f"CBOR tag {getattr(tag, 'tag', '?')} is not allowed")
 
 
-def _refuse_semantic_tag(tag: int) -> Any:
+def _refuse_semantic_tag(tag: int) -> Callable[..., Any]:
     def refuse(*_args: Any) -> Any:
-        raise _TagRefused(f"CBOR tag {tag} found; frames carry no tags")
+        raise _TagRefused(f"CBOR tag {tag} is not allowed")
 
     return refuse
 
 
 # No field of any message is tagged, so every tag is refused. The tags cbor2 would otherwise decode
 # itself (dates, bignums, decimals, shared references that build cycles, regular expressions, MIME,
-# sets, ...) are overridden here and refused before their content is read; any other tag reaches
-# `_refuse_tag`. tests/protocol checks that no tag in 0..70000 gets through.
-_REFUSE_SEMANTIC_TAGS = {
+# sets, ...) are overridden here and refused; any other tag reaches `_refuse_tag`. tests/protocol
+# checks that no tag in 0..70000 gets through.
+_REFUSE_TAGS = {
     t: _refuse_semantic_tag(t)
     for t in (
         *range(6),
@@ -316,139 +327,11 @@ _REFUSE_SEMANTIC_TAGS = {
         55799,
     )
 }
-
-
-def _check_keys(obj: dict, *, required: set | frozenset, allowed: frozenset, where: str) -> None:
-    keys = obj.keys()
-    if not all(type(k) is str for k in keys):
-        raise RemoteProtocolError(f"{where}: map keys must be text strings")
-    if missing := required - keys:
-        raise RemoteProtocolError(f"{where}: missing {sorted(missing)}")
-    if unknown := keys - allowed:
-        raise RemoteProtocolError(f"{where}: unknown keys {sorted(unknown)}")
-
-
-# --------------------------------------------------------------------------------------------------
-# Type-directed checking. Each class's (name, hint, required) triples are computed once.
-
-_METADATA = object()  # marker for `Metadata` fields, which travel as CBOR maps
-_SPECS: dict[type, tuple[tuple[str, Any, bool], ...]] = {}
-
-
-def _spec(cls: type) -> tuple[tuple[str, Any, bool], ...]:
-    spec = _SPECS.get(cls)
-    if spec is None:
-        hints = typing.get_type_hints(cls)
-        spec = tuple(
-            (
-                f.name,
-                _METADATA if hints[f.name] == Metadata else hints[f.name],
-                f.default is MISSING and f.default_factory is MISSING,
-            )
-            for f in fields(cls)
-        )
-        _SPECS[cls] = spec
-    return spec
-
-
-def _from_wire(cls: type, body: Any, where: str) -> Any:
-    if type(body) is not dict:
-        raise RemoteProtocolError(f"{where}: expected a map, got {_wire_type(body)}")
-    spec = _spec(cls)
-    names = {name for name, _, _ in spec}
-    _check_keys(
-        body,
-        required={name for name, _, req in spec if req},
-        allowed=frozenset(names),
-        where=where,
-    )
-    kwargs = {
-        name: _value(hint, body[name], f"{where}.{name}") for name, hint, _ in spec if name in body
-    }
-    try:
-        return cls(**kwargs)
-    except LocalProtocolError as e:  # the class's own checks: the peer sent an invalid value
-        raise RemoteProtocolError(f"{where}: {e}") from None
-
-
-def _value(hint: Any, value: Any, where: str) -> Any:
-    if hint is _METADATA:
-        if type(value) is not dict or not all(
-            type(k) is str and type(v) is str for k, v in value.items()
-        ):
-            raise RemoteProtocolError(f"{where}: expected a map of text to text")
-        return tuple(value.items())
-    if hint is bool:
-        if type(value) is not bool:
-            raise _type_error(where, "a boolean", value)
-        return value
-    if hint is int:
-        if type(value) is not int or not -_MAX_UINT - 1 <= value <= _MAX_UINT:
-            raise _type_error(where, "a 64-bit integer", value)
-        return value
-    if hint is float:
-        if type(value) is int and abs(value) <= 2**53:
-            return float(value)
-        if type(value) is not float or not math.isfinite(value):
-            raise _type_error(where, "a finite number", value)
-        return value
-    if hint is str:
-        if type(value) is not str:
-            raise _type_error(where, "a text string", value)
-        return value
-    if hint is bytes:
-        if type(value) is not bytes:
-            raise _type_error(where, "a byte string", value)
-        return value
-    if isinstance(hint, type) and issubclass(hint, enum.Enum):
-        try:
-            return hint(value)
-        except (ValueError, TypeError):
-            allowed = ", ".join(repr(m.value) for m in hint)
-            raise RemoteProtocolError(f"{where}: {value!r} is not one of {allowed}") from None
-    if isinstance(hint, type) and is_dataclass(hint):
-        return _from_wire(hint, value, where)
-    origin = typing.get_origin(hint)
-    if origin is tuple:
-        (item, _ellipsis) = typing.get_args(hint)
-        if type(value) is not list:
-            raise _type_error(where, "an array", value)
-        return tuple(_value(item, v, f"{where}[{i}]") for i, v in enumerate(value))
-    if origin in (Union, types.UnionType):
-        args = typing.get_args(hint)
-        if value is None and type(None) in args:
-            return None
-        (inner,) = [a for a in args if a is not type(None)]
-        return _value(inner, value, where)
-    raise LocalProtocolError(
-        f"{where}: unsupported field type {hint!r}"
-    )  # a bug in a message class
-
-
-def _type_error(where: str, expected: str, value: Any) -> RemoteProtocolError:
-    return RemoteProtocolError(f"{where}: expected {expected}, got {_wire_type(value)}")
-
-
-def _wire_type(value: Any) -> str:
-    match value:
-        case None:
-            return "null"
-        case bool():
-            return "a boolean"
-        case int():
-            return "an integer"
-        case float():
-            return "a float"
-        case str():
-            return "a text string"
-        case bytes():
-            return "a byte string"
-        case list():
-            return "an array"
-        case dict():
-            return "a map"
-        case _:  # only simple values and undefined get here: tags are refused while parsing
-            return f"a CBOR simple value ({value!r})"
-
+_REFUSE_TAGS_BUT_BIGNUMS = {t: refuse for t, refuse in _REFUSE_TAGS.items() if t not in (2, 3)}
 
 _TYPES: dict[str, type] = {**MESSAGE_TYPES, **CONTROL_TYPES}
+#: Per class: its wire name and compiled body encoder; per class: its compiled body decoder.
+_ENCODERS: dict[type, tuple[str, Callable[[Any], dict[str, Any]]]] = {
+    cls: (name, compile_encoder(cls)) for name, cls in _TYPES.items()
+}
+_DECODERS: dict[type, Callable[[Any], Any]] = {cls: compile_decoder(cls) for cls in _TYPES.values()}
