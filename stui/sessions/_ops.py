@@ -11,14 +11,18 @@ Rows are untrusted (the file may have been edited or damaged): anything that doe
 
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 from typing import Any
 
-import cbor2
-
-from stui.protocol import CleanupReport, ImageSessionStats, SessionRecord, SessionStatus
+from stui.protocol import (
+    CleanupReport,
+    ImageSessionStats,
+    RemoteProtocolError,
+    SessionRecord,
+    SessionStatus,
+    loads_strict,
+)
 
 from .errors import (
     ImageNotFoundError,
@@ -286,48 +290,21 @@ def load_state(conn: sqlite3.Connection, image_id: str, session_id: str) -> dict
 
 
 def decode_state(blob: object, where: str) -> dict[str, Any]:
-    """Decode a state blob strictly: one CBOR map with text keys, no tags, nothing after it."""
+    """Decode a state blob strictly: one CBOR map with text keys, no tags but bignums, nothing after it.
+
+    The CBOR strictness is the protocol codec's (`stui.protocol.loads_strict`), so stored state and
+    frames are held to the same rules; bignums (tags 2 and 3) are allowed, since a workspace may well
+    hold a LargePositiveInteger.
+    """
     if type(blob) is not bytes:
         raise StateDecodeError(f"{where} is stored as {type(blob).__name__}, not bytes")
-    stream = io.BytesIO(blob)
     try:
-        value = cbor2.CBORDecoder(
-            stream,
-            max_depth=STATE_MAX_DEPTH,
-            allow_indefinite=False,
-            allow_duplicate_keys=False,
-            strict_hashable_types=True,
-            str_errors="strict",
-            tag_hook=_refuse_tag,
-            semantic_decoders=_REFUSE_SEMANTIC_TAGS,
-        ).decode()
-    except Exception as e:  # cbor2 raises several types for bad input
-        detail = e.__cause__ or e  # our tag refusals arrive wrapped in CBORDecodeError
-        raise StateDecodeError(f"{where} is not valid CBOR: {detail}") from None
-    if stream.tell() != len(blob):
-        raise StateDecodeError(f"{where} has {len(blob) - stream.tell()} trailing bytes")
+        value = loads_strict(blob, max_depth=STATE_MAX_DEPTH, allow_bignums=True)
+    except RemoteProtocolError as e:
+        raise StateDecodeError(f"{where} is not valid CBOR: {e}") from None
     if type(value) is not dict or not all(type(k) is str for k in value):
         raise StateDecodeError(f"{where} is not a map with text keys")
     return value
-
-
-def _refuse_tag(*args: Any) -> Any:
-    # cbor2 6 passes (tag, ...) where 5.x passed (decoder, tag): find the tag either way.
-    tag = next((getattr(a, "tag", None) for a in args if hasattr(a, "tag")), "?")
-    raise ValueError(f"CBOR tag {tag} is not allowed in a session state")
-
-
-def _refuse_semantic(tag: int) -> Any:
-    def refuse(*_args: Any) -> Any:
-        raise ValueError(f"CBOR tag {tag} is not allowed in a session state")
-
-    return refuse
-
-
-# Tags cbor2 would decode itself (dates, decimals, shared references, sets, ...) are refused too;
-# bignums (tags 2 and 3) are allowed: a workspace may well hold a LargePositiveInteger.
-_REFUSED_TAGS = (0, 1, 4, 5, 25, 28, 29, 30, 35, 36, 37, 52, 54, 100, 256, 258, 260, 261)
-_REFUSE_SEMANTIC_TAGS = {t: _refuse_semantic(t) for t in (*_REFUSED_TAGS, 1004, 43000, 55799)}
 
 
 def list_sessions(
