@@ -659,6 +659,10 @@ class ImageActor:
             return
         self._ping_call = None
         match call.reply:
+            case Pong(instance_id=instance) if instance and instance != self.cache.instance_id:
+                # Another process answers at this address (restarted within a heartbeat): it knows
+                # nothing of our Hello, so handshake again; the Welcome will report the restart.
+                self._lose_link(f"image restarted (instance {instance[:8]} answered the heartbeat)")
             case Pong():
                 if self._heartbeat is not None:
                     self._heartbeat.pong(trio.current_time())

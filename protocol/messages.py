@@ -302,10 +302,17 @@ class Welcome:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Pong:
-    """Heartbeat answer: `timestamp` echoes the Ping's; `image_time` is the image's wall clock."""
+    """Heartbeat answer: `timestamp` echoes the Ping's; `image_time` is the image's wall clock.
+
+    `instance_id` is the image process's `Welcome.instance_id` ("" if the image does not say). Pings
+    are answered even before Hello, so without it an image restarted on the same address would keep
+    answering heartbeats while refusing every request of a client that has not said Hello to it: a
+    changed instance_id in a Pong tells the client at once to handshake again.
+    """
 
     timestamp: float
     image_time: float
+    instance_id: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

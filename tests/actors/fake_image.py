@@ -98,6 +98,12 @@ class FakeImage:
         self.instance_id = f"inst-{next(_ids)}"
         self.sessions.clear()
 
+    def restart_in_place(self) -> None:
+        """A new process on the same address, reached by the old links (ZeroMQ reconnects under
+        the client's feet): sessions gone, a new instance id, no link closed."""
+        self.instance_id = f"inst-{next(_ids)}"
+        self.sessions.clear()
+
     async def shutdown_announce(self, reason: str = "bye") -> None:
         for link in list(self.links):
             with contextlib.suppress(TransportClosed):
@@ -192,7 +198,9 @@ class FakeImage:
                     ),
                 )
             case Ping(timestamp=ts):
-                await self._reply(link, rid, Pong(timestamp=ts, image_time=0.0))
+                await self._reply(
+                    link, rid, Pong(timestamp=ts, image_time=0.0, instance_id=self.instance_id)
+                )
             case CreateSession(name=name):
                 await self._reply(
                     link, rid, SessionOpened(session=self._summary(name), resumed=False)

@@ -234,6 +234,26 @@ async def test_restart_is_detected_and_lost_sessions_recreated(nursery, autojump
         assert (await actor.evaluate("1 + 1")).print_string == "2"
 
 
+async def test_restart_behind_an_open_link_is_caught_by_the_next_pong(nursery, autojump_clock):
+    # The image restarts on the same address and the old link reaches the new process: heartbeats
+    # still get answers, but from another instance, which must trigger a fresh handshake at once.
+    fake = FakeImage(nursery)
+    async with actor_on(fake, interval=1.0, misses=3) as (actor, sub):
+        old_instance = fake.instance_id
+        drain(sub)
+        fake.restart_in_place()
+        await trio.sleep(1.5)  # one heartbeat, well before three misses could be counted
+        events = drain(sub)
+        restarted = [e for e in events if isinstance(e, ImageRestarted)]
+        assert [(e.old_instance_id, e.new_instance_id) for e in restarted] == [
+            (old_instance, fake.instance_id)
+        ]
+        assert fake.connections == 2
+        assert actor.status().status is S.CONNECTED
+        assert set(actor.cache.session_ids()) == set(fake.sessions)
+        assert (await actor.evaluate("1 + 1")).print_string == "2"
+
+
 async def test_frozen_image_degrades_then_is_declared_lost_then_recovers(nursery, autojump_clock):
     fake = FakeImage(nursery)
     interval, misses = 1.0, 3
