@@ -138,6 +138,26 @@ async def test_kill_mid_evaluation_fails_fast_and_restart_is_detected(images, tr
         assert sup.status("bystander").restarts == sup.status("victim").restarts == 0
 
 
+async def test_quick_restart_on_the_same_port_is_caught_by_the_next_heartbeat(images):
+    # ZeroMQ reconnects the old DEALER to the new process before any heartbeat is missed; the new
+    # process answers Pings but knows nothing of our Hello. Its instance id in the Pong gives it away.
+    interval = 1.0
+    victim = await images("quick")
+    async with open_supervisor(CONFIG) as sup, sup.subscribe() as events:
+        await sup.connect(victim.address, key=victim.key, heartbeat_interval=interval)
+        victim.kill()
+        await victim.wait()
+        reborn = await images("quick", port_of=victim)
+        restarted = await first(
+            events, lambda e: isinstance(e, ImageRestarted), timeout=MISSES * interval
+        )
+        assert restarted.new_instance_id == reborn.instance_id
+        await first(
+            events, lambda e: isinstance(e, ImageStatusChanged) and e.new is S.CONNECTED, timeout=5
+        )
+        assert (await sup.evaluate("6 * 7", image="quick")).print_string == "42"
+
+
 @pytest.mark.parametrize("transport", ["tcp", "ws"])
 async def test_frozen_image_is_declared_lost_in_time_and_recovers(images, transport):
     image = await images("frozen", ws=transport == "ws")
