@@ -218,7 +218,7 @@ def compile_decoder(cls: type) -> Callable[[Any], Any]:
         if type(body) is not dict:
             raise Invalid
         keys = body.keys()
-        if not (keys <= allowed and required <= keys):
+        if not (keys == allowed or (keys <= allowed and required <= keys)):  # all fields: one test
             raise Invalid
         return cls(**{name: converters[name](v) for name, v in body.items()})
 

@@ -114,13 +114,48 @@ def encode(
     except Exception:  # the compiled check said no: let the reference checker name the field
         body = explain_to_wire(cls, message, name)
     try:
-        payload = cbor2.dumps({"type": name, "id": request_id, "body": body})
+        body_bytes = cbor2.dumps(body)
     except (ValueError, TypeError, cbor2.CBOREncodeError) as e:  # e.g. a lone surrogate in a str
         raise LocalProtocolError(f"{name}: cannot encode ({e})") from None
-    frame: dict[str, Any] = {"v": version, "msg": payload}
+    # The two maps around the body are written by hand: the same bytes cbor2.dumps writes for
+    # {"type": name, "id": request_id, "body": body} and {"v": version, "msg": payload[, "sig": sig]}
+    # (keys in that order, shortest heads), without building the dicts. The exact-bytes test vectors
+    # hold this to cbor2's output.
+    payload = b"".join((_PAYLOAD_HEADS[cls], _head(0, request_id), _BODY_KEY, body_bytes))
     if key:
-        frame["sig"] = sign(key, payload)
-    return cbor2.dumps(frame)
+        return b"".join(
+            (
+                _SIGNED_FRAME_HEAD,
+                _head(0, version),
+                _MSG_KEY,
+                _head(2, len(payload)),
+                payload,
+                _SIG_KEY_AND_HEAD,
+                sign(key, payload),
+            )
+        )
+    return b"".join((_FRAME_HEAD, _head(0, version), _MSG_KEY, _head(2, len(payload)), payload))
+
+
+def _head(major: int, n: int) -> bytes:
+    """The CBOR head of major type `major` with argument `n` (0 <= n < 2**64), in shortest form."""
+    if n < 24:
+        return _SMALL_HEADS[major][n]
+    if n < 0x100:
+        return bytes((major << 5 | 24, n))
+    if n < 0x10000:
+        return bytes((major << 5 | 25,)) + n.to_bytes(2, "big")
+    if n < 0x100000000:
+        return bytes((major << 5 | 26,)) + n.to_bytes(4, "big")
+    return bytes((major << 5 | 27,)) + n.to_bytes(8, "big")
+
+
+_SMALL_HEADS = [[bytes((major << 5 | n,)) for n in range(24)] for major in range(8)]
+_FRAME_HEAD = b"\xa2" + cbor2.dumps("v")  # map(2), "v"
+_SIGNED_FRAME_HEAD = b"\xa3" + cbor2.dumps("v")  # map(3), "v"
+_MSG_KEY = cbor2.dumps("msg")
+_SIG_KEY_AND_HEAD = cbor2.dumps("sig") + _head(2, SIGNATURE_SIZE)
+_BODY_KEY = cbor2.dumps("body")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -146,30 +181,32 @@ def decode(
         SignatureError: a key is configured and the frame is unsigned or mis-signed.
         RemoteProtocolError: anything else wrong with the frame. Nothing else escapes.
     """
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise RemoteProtocolError(f"frame must be bytes, got {type(data).__name__}")
+    if type(data) is not bytes:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise RemoteProtocolError(f"frame must be bytes, got {type(data).__name__}")
+        data = bytes(data)  # a memoryview's len() counts items, not bytes
     if len(data) > max_size:
         raise RemoteProtocolError(f"frame of {len(data)} bytes exceeds the {max_size}-byte limit")
-    outer = _cbor_map(bytes(data), "frame")
-    if (
-        type(outer.get("v")) is int and outer["v"] not in versions
-    ):  # before the keys: v2 may add some
-        payload = outer.get("msg")
-        raise RemoteProtocolError(
-            f"protocol version {outer['v']} not supported (this side speaks {list(versions)});"
-            " negotiate with Hello.versions and send the version Welcome chose",
-            request_id=peek_request_id(payload) if type(payload) is bytes else None,
-        )
-    keys = outer.keys()
-    if not (keys <= _FRAME_KEYS and "v" in outer and "msg" in outer):
-        check_keys(outer, required=_FRAME_REQUIRED, allowed=_FRAME_KEYS, where="frame")
-    version, payload, sig = outer["v"], outer["msg"], outer.get("sig")
-    if type(version) is not int or type(payload) is not bytes:
-        raise RemoteProtocolError(
-            "frame: 'v' must be an unsigned integer and 'msg' a byte string holding the payload,"
-            f" got {wire_type(version)} and {wire_type(payload)}",
-            request_id=peek_request_id(payload) if type(payload) is bytes else None,
-        )
+    envelope = _plain_envelope(data)
+    if envelope is not None:
+        version, payload, sig = envelope
+        if version not in versions:
+            raise _unsupported_version(version, payload, versions)
+    else:  # any other form, or not a frame at all: the general path, which says what is wrong
+        outer = _cbor_map(data, "frame")
+        if (
+            type(v := outer.get("v")) is int and v not in versions
+        ):  # before the keys: v2 may add some
+            raise _unsupported_version(v, outer.get("msg"), versions)
+        if not (outer.keys() <= _FRAME_KEYS and "v" in outer and "msg" in outer):
+            check_keys(outer, required=_FRAME_REQUIRED, allowed=_FRAME_KEYS, where="frame")
+        version, payload, sig = outer["v"], outer["msg"], outer.get("sig")
+        if type(version) is not int or type(payload) is not bytes:
+            raise RemoteProtocolError(
+                "frame: 'v' must be an unsigned integer and 'msg' a byte string holding the payload,"
+                f" got {wire_type(version)} and {wire_type(payload)}",
+                request_id=peek_request_id(payload) if type(payload) is bytes else None,
+            )
     if sig is not None and (type(sig) is not bytes or len(sig) != SIGNATURE_SIZE):
         raise RemoteProtocolError(
             f"frame: 'sig' must be a {SIGNATURE_SIZE}-byte string (HMAC-SHA256), got {wire_type(sig)}"
@@ -207,7 +244,76 @@ def decode(
             message = explain_from_wire(cls, body, name)
         except ProtocolError as e:
             raise RemoteProtocolError(str(e), request_id=rid) from None
-    return Frame(version=version, request_id=rid, message=message, signed=sig is not None)
+    return Frame(version, rid, message, sig is not None)  # positional: measurably faster
+
+
+def _unsupported_version(
+    version: int, payload: object, versions: tuple[int, ...]
+) -> RemoteProtocolError:
+    return RemoteProtocolError(
+        f"protocol version {version} not supported (this side speaks {list(versions)});"
+        " negotiate with Hello.versions and send the version Welcome chose",
+        request_id=peek_request_id(payload) if type(payload) is bytes else None,
+    )
+
+
+def _plain_envelope(data: bytes) -> tuple[int, bytes, bytes | None] | None:
+    """(v, msg, sig) of a frame in the plain form, read by hand; None for anything else.
+
+    The plain form is what every reasonable encoder writes: a definite map of 2 or 3 entries whose
+    keys are "v", "msg" and optionally "sig" in any order (each key once), "v" an unsigned integer,
+    "msg" and "sig" definite byte strings, and nothing after the map. Such bytes are exactly the
+    frames `loads_strict` would read as {"v": int, "msg": bytes[, "sig": bytes]}, so reading them here
+    changes no verdict; it saves a trip through cbor2 per frame. Everything else (other keys, tags,
+    indefinite lengths, trailing bytes, truncation, ...) returns None, and the caller takes the
+    general path, which finds and names the problem.
+    """
+    end = len(data)
+    if end < 6 or (count := data[0]) not in (0xA2, 0xA3):
+        return None
+    version = payload = sig = None
+    pos = 1
+    for _ in range(count - 0xA0):
+        if data.startswith(b"\x61v", pos) and version is None:
+            version, pos = _read_argument(data, pos + 2, 0)
+            if version is None:
+                return None
+        elif data.startswith(b"\x63msg", pos) and payload is None:
+            payload, pos = _read_bytes(data, pos + 4)
+            if payload is None:
+                return None
+        elif data.startswith(b"\x63sig", pos) and sig is None:
+            sig, pos = _read_bytes(data, pos + 4)
+            if sig is None:
+                return None
+        else:
+            return None
+    if pos != end or version is None or payload is None:
+        return None
+    return version, payload, sig
+
+
+def _read_argument(data: bytes, pos: int, major: int) -> tuple[int | None, int]:
+    """The argument of the head at `pos` if it has major type `major` and a definite argument."""
+    if pos >= len(data) or data[pos] >> 5 != major:
+        return None, pos
+    info = data[pos] & 0x1F
+    if info < 24:
+        return info, pos + 1
+    if info > 27:  # 28..30 reserved, 31 indefinite
+        return None, pos
+    size = 1 << (info - 24)
+    if pos + 1 + size > len(data):
+        return None, pos
+    return int.from_bytes(data[pos + 1 : pos + 1 + size], "big"), pos + 1 + size
+
+
+def _read_bytes(data: bytes, pos: int) -> tuple[bytes | None, int]:
+    """The definite byte string at `pos`, if there is one and it fits in `data`."""
+    size, start = _read_argument(data, pos, 2)
+    if size is None or start + size > len(data):
+        return None, pos
+    return data[start : start + size], start + size
 
 
 def peek_request_id(payload: bytes) -> int | None:
@@ -248,8 +354,10 @@ def loads_strict(
         RemoteProtocolError: with the reason, which reads well after "<what>: ": "invalid CBOR (...)",
             "CBOR tag 1 is not allowed", "2 trailing bytes after CBOR", "expected bytes, got str".
     """
-    if not isinstance(data, bytes | bytearray | memoryview):
-        raise RemoteProtocolError(f"expected bytes, got {type(data).__name__}")
+    if type(data) is not bytes:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise RemoteProtocolError(f"expected bytes, got {type(data).__name__}")
+        data = bytes(data)
     stream = io.BytesIO(data)
     try:
         value = cbor2.CBORDecoder(
@@ -266,9 +374,8 @@ def loads_strict(
         if isinstance(e.__cause__, _TagRefused):
             raise RemoteProtocolError(str(e.__cause__)) from None
         raise RemoteProtocolError(f"invalid CBOR ({e})") from None
-    size = stream.getbuffer().nbytes
-    if stream.tell() != size:
-        raise RemoteProtocolError(f"{size - stream.tell()} trailing bytes after CBOR")
+    if (end := stream.tell()) != len(data):
+        raise RemoteProtocolError(f"{len(data) - end} trailing bytes after CBOR")
     return value
 
 
@@ -333,5 +440,10 @@ _TYPES: dict[str, type] = {**MESSAGE_TYPES, **CONTROL_TYPES}
 #: Per class: its wire name and compiled body encoder; per class: its compiled body decoder.
 _ENCODERS: dict[type, tuple[str, Callable[[Any], dict[str, Any]]]] = {
     cls: (name, compile_encoder(cls)) for name, cls in _TYPES.items()
+}
+#: Per class: the start of its payload map, up to the request id: map(3), "type", its name, "id".
+_PAYLOAD_HEADS: dict[type, bytes] = {
+    cls: b"\xa3" + cbor2.dumps("type") + cbor2.dumps(name) + cbor2.dumps("id")
+    for name, cls in _TYPES.items()
 }
 _DECODERS: dict[type, Callable[[Any], Any]] = {cls: compile_decoder(cls) for cls in _TYPES.values()}
