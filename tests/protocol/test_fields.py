@@ -12,7 +12,7 @@ import math
 
 import cbor2
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from stui.protocol import (
     EvalMode,
@@ -33,6 +33,7 @@ from stui.protocol._fields import (
     explain_from_wire,
     explain_to_wire,
 )
+from stui.protocol.codec import _plain_envelope
 
 from .strategies import ALL_TYPES, FAST, any_message, cbor_values
 
@@ -196,3 +197,92 @@ def test_loads_strict_refuses(data: bytes, kwargs: dict, reason: str) -> None:
 def test_loads_strict_allows_bignums_only_when_asked() -> None:
     assert loads_strict(cbor2.dumps(-(2**70)), allow_bignums=True) == -(2**70)
     assert loads_strict(b"\x81" * 5 + b"\x00", max_depth=6) == [[[[[0]]]]]
+
+
+# --------------------------------------------------------------------------------------------------
+# The hand-read frame envelope
+
+
+def _envelope_agrees(data: bytes) -> None:
+    """When `_plain_envelope` reads `data`, the general reader finds the very same map."""
+    got = _plain_envelope(data)
+    if got is None:
+        return
+    version, payload, sig = got
+    expected = {"v": version, "msg": payload} | ({} if sig is None else {"sig": sig})
+    assert loads_strict(data) == expected
+
+
+def _head(major: int, n: int, size: int) -> bytes:
+    """A head with a chosen argument size (0: in the initial byte), shortest or not."""
+    if size == 0:
+        return bytes((major << 5 | n,))
+    return bytes((major << 5 | {1: 24, 2: 25, 4: 26, 8: 27}[size],)) + n.to_bytes(size, "big")
+
+
+def _head_sizes(n: int) -> list[int]:
+    return [s for s in (0, 1, 2, 4, 8) if (n < 24 if s == 0 else n < 256**s)]
+
+
+@st.composite
+def _envelopes(draw: st.DrawFn) -> bytes:
+    """Frame-like maps: keys in any order, sometimes repeated or foreign, heads of any size, values
+    of the wrong type now and then, sometimes cut short or followed by junk."""
+    keys = draw(st.permutations(["v", "msg", "sig"][: draw(st.integers(2, 3))]))
+    if draw(st.integers(0, 3)) == 0:
+        keys.insert(
+            draw(st.integers(0, len(keys))), draw(st.sampled_from(["v", "msg", "sig", "x"]))
+        )
+    odd = draw(st.integers(0, 3)) == 0  # now and then a value of another major type
+    entries = []
+    for key in keys:
+        if key in ("v", "x"):
+            n = draw(st.integers(0, 300))
+            major = draw(st.sampled_from([1, 3])) if odd else 0
+            value = _head(major, n, draw(st.sampled_from(_head_sizes(n))))
+            if major == 3:
+                value = _head(3, 0, 0)
+        else:
+            blob = draw(st.binary(max_size=40))
+            major = 3 if odd and draw(st.booleans()) else 2
+            size = draw(st.sampled_from(_head_sizes(len(blob))))
+            value = _head(major, len(blob), size) + blob
+        entries.append(cbor2.dumps(key) + value)
+    count = len(entries) if draw(st.integers(0, 3)) else draw(st.sampled_from([2, 3]))
+    data = bytes((0xA0 | count,)) + b"".join(entries)
+    if draw(st.integers(0, 3)) == 0:
+        cut = draw(st.integers(0, len(data)))
+        data = data[:cut] + draw(st.binary(max_size=3))
+    return data
+
+
+@settings(FAST, max_examples=400)
+@given(data=_envelopes())
+def test_hand_read_envelope_agrees_with_cbor2(data: bytes) -> None:
+    _envelope_agrees(data)
+
+
+@FAST
+@given(message=any_message, key=st.sampled_from([b"", b"k"]), rid=st.integers(0, 2**63 - 1))
+def test_every_frame_we_write_is_read_by_hand(message: object, key: bytes, rid: int) -> None:
+    raw = encode(message, request_id=rid, key=key)
+    assert _plain_envelope(raw) is not None
+    _envelope_agrees(raw)
+
+
+def test_envelope_forms_left_to_the_general_path() -> None:
+    plain = cbor2.dumps({"v": 1, "msg": b"p"})
+    assert _plain_envelope(plain) == (1, b"p", None)
+    assert _plain_envelope(cbor2.dumps({"msg": b"p", "v": 1, "sig": b"s"})) == (1, b"p", b"s")
+    for other in (
+        plain + b"\x00",  # trailing byte
+        plain[:-1],  # truncated
+        bytes.fromhex("a2617601617602"),  # "v" twice
+        cbor2.dumps({"v": 1, "msg": "p"}),  # text, not bytes
+        cbor2.dumps({"v": -1, "msg": b"p"}),
+        cbor2.dumps({"v": 1, "msg": b"p", "x": 0}),
+        bytes.fromhex("a261760163") + b"msg" + bytes.fromhex("5f4170ff"),  # indefinite bytes
+        bytes.fromhex("a261761c") + b"\x63msg\x41p",  # reserved additional info
+        cbor2.dumps(cbor2.CBORTag(55799, {"v": 1, "msg": b"p"})),
+    ):
+        assert _plain_envelope(other) is None, other.hex()
