@@ -304,6 +304,9 @@ def _measure(duration: float) -> None:
 
 if __name__ == "__main__":
     sys.path.insert(0, str(_HERE.parent))
+    from _image_farm import _die_with_parent
+
+    _die_with_parent()  # an echo server never outlives the bench that started it
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
         "what", choices=("serve-zmq", "serve-ws", "serve-stub-zmq", "serve-stub-ws", "measure")
