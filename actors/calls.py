@@ -1,4 +1,4 @@
-"""Requests in flight on one image link: the pending table, matched by request id, and the mailbox.
+"""Requests in flight on one image link: the pending table, matched by request id.
 
 An image actor lets any number of tasks make requests at once over one link. Each request becomes a
 `Call`: a fresh request id, the message, and a one-shot slot for its outcome. The caller registers the

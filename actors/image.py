@@ -134,8 +134,6 @@ class ActorSettings:
         reconnect_initial: first reconnection delay in seconds (nominal; jittered).
         reconnect_max: cap on the reconnection delay.
         max_message_size: largest frame sent or accepted, in bytes.
-        mailbox_size: no longer used (callers queue their frames on the transport, whose outbox is
-            the bound); kept so existing settings still construct.
         client_name: sent in Hello.
         client_version: sent in Hello.
     """
@@ -144,7 +142,6 @@ class ActorSettings:
     reconnect_initial: float = 0.1
     reconnect_max: float = 5.0
     max_message_size: int = MAX_FRAME_SIZE
-    mailbox_size: int = 256
     client_name: str = "stui"
     client_version: str = ""
 
