@@ -90,13 +90,16 @@ def _optional_inner(hint: Any) -> Any | None:
 
 
 # --------------------------------------------------------------------------------------------------
-# Compiled decoders: wire data (what cbor2 produced) → field values. Raise Invalid, nothing else
-# (the class constructor may raise LocalProtocolError for its own rules; the codec treats both alike).
+# Compiled converters, both ways: wire data (what cbor2 produced) -> field values, and field values ->
+# wire data (what cbor2.dumps takes). They raise Invalid, nothing else (a class constructor may raise
+# LocalProtocolError for its own rules; the codec treats both alike). Scalars and optionals convert
+# the same way in both directions; metadata, enums, records and tuples change shape.
 
 DECODERS: dict[type, Callable[[Any], Any]] = {}
+ENCODERS: dict[type, Callable[[Any], Any]] = {}
 
 
-def _decode_exact(t: type) -> Callable[[Any], Any]:
+def _exact(t: type) -> Callable[[Any], Any]:
     def check(v: Any) -> Any:
         if type(v) is t:
             return v
@@ -105,19 +108,26 @@ def _decode_exact(t: type) -> Callable[[Any], Any]:
     return check
 
 
-def _decode_int(v: Any) -> int:
+def _check_int(v: Any) -> int:
     if type(v) is int and _MIN_INT <= v <= _MAX_INT:
         return v
     raise Invalid
 
 
-def _decode_float(v: Any) -> float:
+def _check_float(v: Any) -> float:
     if type(v) is float:
         if _isfinite(v):
             return v
     elif type(v) is int and -_MAX_EXACT_FLOAT_INT <= v <= _MAX_EXACT_FLOAT_INT:
         return float(v)
     raise Invalid
+
+
+def _optional(inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    def check(v: Any) -> Any:
+        return None if v is None else inner(v)
+
+    return check
 
 
 def _decode_metadata(v: Any) -> tuple[tuple[str, str], ...]:
@@ -127,6 +137,18 @@ def _decode_metadata(v: Any) -> tuple[tuple[str, str], ...]:
         if type(k) is not str or type(x) is not str:
             raise Invalid
     return tuple(v.items())
+
+
+def _encode_metadata(v: Any) -> dict[str, str]:
+    if type(v) is not tuple:
+        raise Invalid
+    for p in v:
+        if type(p) is not tuple or len(p) != 2 or type(p[0]) is not str or type(p[1]) is not str:
+            raise Invalid
+    out = dict(v)
+    if len(out) != len(v):
+        raise Invalid
+    return out
 
 
 def _decode_enum(hint: type[enum.Enum]) -> Callable[[Any], Any]:
@@ -144,11 +166,23 @@ def _decode_enum(hint: type[enum.Enum]) -> Callable[[Any], Any]:
     return check
 
 
-def _decode_tuple(item: Callable[[Any], Any], exact: type | None) -> Callable[[Any], Any]:
+def _encode_enum(hint: type[enum.Enum]) -> Callable[[Any], Any]:
+    def check(v: Any) -> Any:
+        if type(v) is hint:
+            return v.value
+        raise Invalid
+
+    return check
+
+
+def _sequence(
+    item: Callable[[Any], Any], exact: type | None, accepted: type, build: type
+) -> Callable[[Any], Any]:
+    """A `tuple[X, ...]` field: an `accepted` (list from the wire, tuple to it) made into a `build`."""
     if exact is not None:  # tuple[str, ...], tuple[int, ...] of plain values: one pass, no calls
 
-        def check_plain(v: Any) -> tuple[Any, ...]:
-            if type(v) is not list:
+        def check_plain(v: Any) -> Any:
+            if type(v) is not accepted:
                 raise Invalid
             for x in v:
                 if type(x) is not exact:
@@ -157,45 +191,39 @@ def _decode_tuple(item: Callable[[Any], Any], exact: type | None) -> Callable[[A
                 for x in v:
                     if not _MIN_INT <= x <= _MAX_INT:
                         raise Invalid
-            return tuple(v)
+            return build(v)
 
         return check_plain
 
-    def check(v: Any) -> tuple[Any, ...]:
-        if type(v) is not list:
-            raise Invalid
-        return tuple([item(x) for x in v])
-
-    return check
-
-
-def _decode_optional(inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
     def check(v: Any) -> Any:
-        return None if v is None else inner(v)
+        if type(v) is not accepted:
+            raise Invalid
+        return build(map(item, v))
 
     return check
 
 
-def _decoder_for(hint: Any) -> Callable[[Any], Any]:
+def _converter_for(hint: Any, encode: bool) -> Callable[[Any], Any]:
     if hint is _METADATA:
-        return _decode_metadata
+        return _encode_metadata if encode else _decode_metadata
     if hint is bool or hint is str or hint is bytes:
-        return _decode_exact(hint)
+        return _exact(hint)
     if hint is int:
-        return _decode_int
+        return _check_int
     if hint is float:
-        return _decode_float
+        return _check_float
     if _is_enum(hint):
-        return _decode_enum(hint)
+        return _encode_enum(hint) if encode else _decode_enum(hint)
     if _is_record(hint):
-        return compile_decoder(hint)
+        return compile_encoder(hint) if encode else compile_decoder(hint)
     if typing.get_origin(hint) is tuple:
         (item, _ellipsis) = typing.get_args(hint)
         exact = item if item in (str, int, bytes, bool) else None
-        return _decode_tuple(_decoder_for(item), exact)
+        accepted, build = (tuple, list) if encode else (list, tuple)
+        return _sequence(_converter_for(item, encode), exact, accepted, build)
     inner = _optional_inner(hint)
     if inner is not None:
-        return _decode_optional(_decoder_for(inner))
+        return _optional(_converter_for(inner, encode))
     raise TypeError(f"unsupported field type {hint!r}")  # a bug in a message class, found at import
 
 
@@ -223,105 +251,8 @@ def compile_decoder(cls: type) -> Callable[[Any], Any]:
         return cls(**{name: converters[name](v) for name, v in body.items()})
 
     DECODERS[cls] = decode_body  # before the fields: a record type could refer to itself
-    converters.update({name: _decoder_for(hint) for name, hint, _ in spec})
+    converters.update({name: _converter_for(hint, False) for name, hint, _ in spec})
     return decode_body
-
-
-# --------------------------------------------------------------------------------------------------
-# Compiled encoders: field values → wire data (what cbor2.dumps takes). Raise Invalid, nothing else.
-
-ENCODERS: dict[type, Callable[[Any], Any]] = {}
-
-
-def _encode_int(v: Any) -> int:
-    if type(v) is int and _MIN_INT <= v <= _MAX_INT:
-        return v
-    raise Invalid
-
-
-def _encode_float(v: Any) -> float:
-    if type(v) is float:
-        if _isfinite(v):
-            return v
-    elif type(v) is int and -_MAX_EXACT_FLOAT_INT <= v <= _MAX_EXACT_FLOAT_INT:
-        return float(v)
-    raise Invalid
-
-
-def _encode_metadata(v: Any) -> dict[str, str]:
-    if type(v) is not tuple:
-        raise Invalid
-    for p in v:
-        if type(p) is not tuple or len(p) != 2 or type(p[0]) is not str or type(p[1]) is not str:
-            raise Invalid
-    out = dict(v)
-    if len(out) != len(v):
-        raise Invalid
-    return out
-
-
-def _encode_enum(hint: type[enum.Enum]) -> Callable[[Any], Any]:
-    def check(v: Any) -> Any:
-        if type(v) is hint:
-            return v.value
-        raise Invalid
-
-    return check
-
-
-def _encode_tuple(item: Callable[[Any], Any], exact: type | None) -> Callable[[Any], Any]:
-    if exact is not None:
-
-        def check_plain(v: Any) -> list[Any]:
-            if type(v) is not tuple:
-                raise Invalid
-            for x in v:
-                if type(x) is not exact:
-                    raise Invalid
-            if exact is int:
-                for x in v:
-                    if not _MIN_INT <= x <= _MAX_INT:
-                        raise Invalid
-            return list(v)
-
-        return check_plain
-
-    def check(v: Any) -> list[Any]:
-        if type(v) is not tuple:
-            raise Invalid
-        return [item(x) for x in v]
-
-    return check
-
-
-def _encode_optional(inner: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def check(v: Any) -> Any:
-        return None if v is None else inner(v)
-
-    return check
-
-
-def _encoder_for(hint: Any) -> Callable[[Any], Any]:
-    if hint is _METADATA:
-        return _encode_metadata
-    if hint is bool or hint is str or hint is bytes:
-        return _decode_exact(hint)  # the same exact-type check both ways
-    if hint is int:
-        return _encode_int
-    if hint is float:
-        return _encode_float
-    if _is_enum(hint):
-        return _encode_enum(hint)
-    if _is_record(hint):
-        return compile_encoder(hint)
-    if typing.get_origin(hint) is tuple:
-        (item, _ellipsis) = typing.get_args(hint)
-        exact = item if item in (str, int, bytes, bool) else None
-        return _encode_tuple(_encoder_for(item), exact)
-    inner = _optional_inner(hint)
-    if inner is not None:
-        return _encode_optional(_encoder_for(inner))
-    raise TypeError(f"unsupported field type {hint!r}")  # a bug in a message class, found at import
 
 
 def compile_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
@@ -337,7 +268,7 @@ def compile_encoder(cls: type) -> Callable[[Any], dict[str, Any]]:
         return {name: convert(getattr(value, name)) for name, convert in items}
 
     ENCODERS[cls] = encode_body
-    items.extend((name, _encoder_for(hint)) for name, hint, _ in _spec(cls))
+    items.extend((name, _converter_for(hint, True)) for name, hint, _ in _spec(cls))
     return encode_body
 
 
