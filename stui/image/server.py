@@ -33,6 +33,7 @@ import trio_websocket
 import zmq
 
 from stui import paths
+from stui.actors.exception_groups import single_leaf
 from stui.actors.zmq_trio import ZmqSocket, new_context
 from stui.image.client_state import ClientConnection
 from stui.image.config import ImageServerConfig, ImageServerInfo
@@ -107,8 +108,12 @@ class _ImageServer:
             except BaseExceptionGroup as group:
                 # A start that failed (address in use, unwritable directory) surfaces as the plain
                 # error, not wrapped in our nurseries' groups, so callers can catch OSError.
-                leaf = _only_leaf(group)
-                if isinstance(leaf, Exception) and not self._started:
+                leaf = single_leaf(group)
+                if (
+                    isinstance(leaf, Exception)
+                    and not isinstance(leaf, ExceptionGroup)
+                    and not self._started
+                ):
                     raise leaf from None
                 raise
         finally:
@@ -296,16 +301,6 @@ class _ImageServer:
             channel.close()
             dispatcher.connection_lost(conn)
             writer_done.set()
-
-
-def _only_leaf(group: BaseExceptionGroup) -> BaseException | None:
-    """The single exception at the bottom of nested one-member groups, else None."""
-    exc: BaseException = group
-    while isinstance(exc, BaseExceptionGroup):
-        if len(exc.exceptions) != 1:
-            return None
-        exc = exc.exceptions[0]
-    return exc
 
 
 def _zmq_deliver(router: RouterLoop, identity: bytes, data: bytes) -> bool:
