@@ -730,8 +730,8 @@ class ImageActor:
             RequestTimeout: `timeout` ran out; a late reply is dropped.
             ImageProtocolError: the reply frame was invalid.
 
-        Cancellation: if cancelled before the writer sent it, nothing is sent; afterwards the image may
-        still run the request and its late reply is dropped.
+        Cancellation: if cancelled before its frame was queued on the transport, nothing is sent;
+        afterwards the image may still run the request and its late reply is dropped.
         """
         self._check_ready()
         return await self._send_and_wait(message, timeout)
