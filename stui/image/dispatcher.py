@@ -264,7 +264,11 @@ class RequestDispatcher:
     def _dispatch(self, conn: ClientConnection, rid: int, msg: Any) -> None:
         match msg:
             case Ping(timestamp=ts):
-                self._send(conn, rid, Pong(timestamp=ts, image_time=time.time(), instance_id=self.instance_id))
+                self._send(
+                    conn,
+                    rid,
+                    Pong(timestamp=ts, image_time=time.time(), instance_id=self.instance_id),
+                )
                 return
             case Hello():
                 self._hello(conn, rid, msg)
