@@ -200,8 +200,7 @@ def decode(
             type(v := outer.get("v")) is int and v not in versions
         ):  # before the keys: v2 may add some
             raise _unsupported_version(v, outer.get("msg"), versions)
-        if not (outer.keys() <= _FRAME_KEYS and "v" in outer and "msg" in outer):
-            check_keys(outer, required=_FRAME_REQUIRED, allowed=_FRAME_KEYS, where="frame")
+        check_keys(outer, required=_FRAME_REQUIRED, allowed=_FRAME_KEYS, where="frame")
         version, payload, sig = outer["v"], outer["msg"], outer.get("sig")
         if type(version) is not int or type(payload) is not bytes:
             raise RemoteProtocolError(
