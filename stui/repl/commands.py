@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from stui.image.connection_file import ConnectionInfo
     from stui.repl.app import Repl
 
-__all__ = ["COMMANDS", "Inspector"]
+__all__ = ["COMMANDS", "Inspector", "running_local_image"]
 
 COMMANDS = CommandRegistry()
 command = COMMANDS.command
@@ -151,7 +151,8 @@ async def connect(repl: Repl, args: str) -> None:
     interval, misses = 1.0, 3
     address = target
     if "://" in target:
-        local = _local_image(address=target)  # a local image's address: its key is in its file
+        # a local image's address: its key is in its file
+        local = running_local_image(address=target)
         if local is not None:
             key = local.key
     else:
@@ -165,7 +166,7 @@ async def connect(repl: Repl, args: str) -> None:
                 except ConfigError as exc:
                     raise CommandError(str(exc)) from None
         else:
-            info = _local_image(target)
+            info = running_local_image(target)
             if info is None and target in repl.images:
                 status = repl.images[target]
                 raise CommandError(
@@ -211,7 +212,9 @@ async def connect(repl: Repl, args: str) -> None:
     )
 
 
-def _local_image(name: str | None = None, *, address: str | None = None) -> ConnectionInfo | None:
+def running_local_image(
+    name: str | None = None, *, address: str | None = None
+) -> ConnectionInfo | None:
     """The newest running local image with this name (or serving this address), from its file."""
     from stui.image.connection_file import find_connection_files
     from stui.paths import runtime_dir

@@ -34,6 +34,7 @@ from prompt_toolkit.output import Output
 from stui.config import Config, ConfigError, read_key_file
 from stui.paths import data_dir
 from stui.repl.app import Backend, Repl
+from stui.repl.commands import running_local_image
 from stui.repl.trio_guest import TrioGuest
 
 __all__ = ["ConnectTarget", "LocalImageLauncher", "ReplOptions", "open_backend", "run_repl"]
@@ -190,10 +191,13 @@ async def _connect_all(
 
     async def connect(target: ConnectTarget) -> None:
         try:
+            key = target.key
+            if not key and (local := running_local_image(address=target.address)) is not None:
+                key = local.key  # a running local image: its key is in its connection file
             await sup.connect(
                 target.address,
                 name=target.name,
-                key=target.key or _local_key(target.address),
+                key=key,
                 heartbeat_interval=target.heartbeat_interval,
                 heartbeat_misses=target.heartbeat_misses,
             )
@@ -217,17 +221,6 @@ async def _connect_all(
                     "bad",
                 )
             )
-
-
-def _local_key(address: str) -> bytes:
-    """The signing key of a running local image serving `address` (from its connection file)."""
-    from stui.image.connection_file import find_connection_files
-    from stui.paths import runtime_dir
-
-    for info in reversed(find_connection_files(runtime_dir())):
-        if not info.stale and address in (info.zmq_address, info.ws_address):
-            return info.key
-    return b""
 
 
 def _describe(exc: BaseException) -> str:
