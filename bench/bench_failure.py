@@ -66,6 +66,33 @@ async def _wait_until(predicate, timeout: float) -> bool:  # type: ignore[no-unt
     return False
 
 
+async def _seconds_until_status(
+    log: EventLog,
+    status: ConnectionStatus,
+    since: dict[str, float],
+    timeout: float,
+    label: str,
+    run: Run,
+) -> dict[str, float]:
+    """Seconds from ``since[name]`` to each image's first *status* event after it, waiting up to
+    *timeout*; images that never got there are left out."""
+    reached: dict[str, float] = {}
+
+    def all_reached() -> bool:
+        log.drain()
+        for name, t0 in since.items():
+            if name not in reached:
+                t = log.first_status(name, status, after=t0)
+                if t is not None:
+                    reached[name] = t
+        return len(reached) == len(since)
+
+    with progress(len(since), label, enabled=run.show_progress) as bar:
+        await _wait_until(all_reached, timeout)
+        bar.update(len(reached))
+    return {name: t - since[name] for name, t in reached.items()}
+
+
 async def _measure(run: Run, farm: ImageFarm, victims: dict[str, ImageProcess]) -> None:
     args = run.args
     interval, misses = args.heartbeat_interval, args.misses
@@ -102,21 +129,9 @@ async def _measure(run: Run, farm: ImageFarm, victims: dict[str, ImageProcess]) 
                 proc.freeze()
             fault_at[name] = time.perf_counter()
         t_fault = min(fault_at.values())
-        lost_at: dict[str, float] = {}
-
-        def all_lost() -> bool:
-            log.drain()
-            for name in victims:
-                if name not in lost_at:
-                    t = log.first_status(name, ConnectionStatus.RECONNECTING, after=fault_at[name])
-                    if t is not None:
-                        lost_at[name] = t
-            return len(lost_at) == len(victims)
-
-        with progress(len(victims), "waiting for loss", enabled=run.show_progress) as bar:
-            await _wait_until(all_lost, 2 * bound + 5)
-            bar.update(len(lost_at))
-        detect = {name: lost_at[name] - fault_at[name] for name in lost_at}
+        detect = await _seconds_until_status(
+            log, ConnectionStatus.RECONNECTING, fault_at, 2 * bound + 5, "waiting for loss", run
+        )
         # Keep the fault a little longer, so healthy images have every chance to be misjudged.
         await trio.sleep(max(0.0, t_fault + args.duration - time.perf_counter()))
 
@@ -135,22 +150,15 @@ async def _measure(run: Run, farm: ImageFarm, victims: dict[str, ImageProcess]) 
             for name, proc in victims.items():
                 proc.thaw()
                 back_at[name] = time.perf_counter()
-        connected_at: dict[str, float] = {}
-
-        def all_back() -> bool:
-            log.drain()
-            for name in victims:
-                if name not in connected_at:
-                    t = log.first_status(name, ConnectionStatus.CONNECTED, after=back_at[name])
-                    if t is not None:
-                        connected_at[name] = t
-            return len(connected_at) == len(victims)
-
-        with progress(len(victims), "waiting for reconnect", enabled=run.show_progress) as bar:
-            await _wait_until(all_back, args.reconnect_max * 2 + 30)
-            bar.update(len(connected_at))
         # Time to reconnect counts from the moment the image can answer again (ready / SIGCONT).
-        reconnect = {name: connected_at[name] - back_at[name] for name in connected_at}
+        reconnect = await _seconds_until_status(
+            log,
+            ConnectionStatus.CONNECTED,
+            back_at,
+            args.reconnect_max * 2 + 30,
+            "waiting for reconnect",
+            run,
+        )
         log.drain()
         nursery.cancel_scope.cancel()
 
