@@ -411,8 +411,8 @@ class Compiler:
             identical = self.vm.identical
             arg = args[0]
             return lambda frame: identical(receiver(frame), arg(frame))
-        site = self.vm.make_site(selector, len(args))
         if len(args) == 1 and selector in _INT_OPS:
+            site = self.vm.make_site(selector)
             op = _INT_OPS[selector]
             arg = args[0]
 

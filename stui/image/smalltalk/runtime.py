@@ -312,7 +312,7 @@ class VM:
         """True if the receiver's class (or a superclass) has a method for *selector*."""
         return self.class_of(receiver).lookup(selector) is not None
 
-    def make_site(self, selector: str, nargs: int) -> Any:
+    def make_site(self, selector: str) -> Any:
         """A reusable send of *selector* with an inline cache: ``site(receiver, *args)``."""
         vm = self
         class_of = self.class_of
