@@ -295,16 +295,10 @@ class Compiler:
             return self_code
         if name == "thisContext":
             return nil_code
-        cls = self._instance_side()
-        if (
-            cls is not None
-            and name in cls.all_ivars
-            and self.cls is not None
-            and not self.cls.is_meta
-        ):
-            k = cls.all_ivars.index(name)
+        k = self._ivar_slot(name)
+        if k is not None:
             return lambda frame: frame[0].slots[k]
-        if self.cls is not None and self.cls.is_meta and name in self.cls.all_ivars:
+        if self._is_class_side_ivar(name):
             return lambda frame: frame[0].class_slots.get(name)
         pool = self._class_pool(name)
         if pool is not None:
@@ -327,14 +321,8 @@ class Compiler:
             if found[1] in scope.arguments:  # as in Pharo, arguments cannot be assigned
                 raise SmalltalkSyntaxError("Cannot store into", position)
             return frame_writer(found[0], found[1], value)
-        cls = self._instance_side()
-        if (
-            cls is not None
-            and name in cls.all_ivars
-            and self.cls is not None
-            and not self.cls.is_meta
-        ):
-            k = cls.all_ivars.index(name)
+        k = self._ivar_slot(name)
+        if k is not None:
 
             def set_ivar(frame: Frame) -> Any:
                 v = value(frame)
@@ -342,7 +330,7 @@ class Compiler:
                 return v
 
             return set_ivar
-        if self.cls is not None and self.cls.is_meta and name in self.cls.all_ivars:
+        if self._is_class_side_ivar(name):
 
             def set_class_ivar(frame: Frame) -> Any:
                 v = frame[0].class_slots[name] = value(frame)
@@ -381,6 +369,17 @@ class Compiler:
             return v
 
         return set_workspace
+
+    def _ivar_slot(self, name: str) -> int | None:
+        """The slot of instance variable *name* in an instance-side method, or None."""
+        cls = self.cls
+        if cls is None or cls.is_meta or name not in cls.all_ivars:
+            return None
+        return cls.all_ivars.index(name)
+
+    def _is_class_side_ivar(self, name: str) -> bool:
+        """True if *name* is an instance variable of the metaclass (a class-side method's variable)."""
+        return self.cls is not None and self.cls.is_meta and name in self.cls.all_ivars
 
     def _instance_side(self) -> StClass | None:
         if self.cls is None:
