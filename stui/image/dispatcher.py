@@ -76,6 +76,7 @@ from stui.protocol import (
     Ping,
     Pong,
     RemoteProtocolError,
+    Request,
     SessionClosed,
     SessionExpired,
     SessionList,
@@ -273,23 +274,11 @@ class RequestDispatcher:
             case Hello():
                 self._hello(conn, rid, msg)
                 return
-            case (
-                CreateSession()
-                | AttachSession()
-                | CloseSession()
-                | ListSessions()
-                | Evaluate()
-                | Interrupt()
-                | Inspect()
-                | Complete()
-                | SystemInfo()
-            ):
-                pass
-            case _:
-                self._reject(
-                    conn, rid, ErrorCode.INVALID_REQUEST, f"{type(msg).__name__} is not a request"
-                )
-                return
+        if not isinstance(msg, Request):
+            self._reject(
+                conn, rid, ErrorCode.INVALID_REQUEST, f"{type(msg).__name__} is not a request"
+            )
+            return
         client_id = conn.client_id
         if client_id is None or self.connections.get(conn.key) is not conn:
             self._reject(conn, rid, ErrorCode.INVALID_REQUEST, "say Hello first")
