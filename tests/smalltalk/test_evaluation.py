@@ -107,14 +107,17 @@ def test_close_unwinds_a_suspended_evaluation(image: SmalltalkImage) -> None:
     assert ev.resume(0.001) is None
     ev.close()
     assert seen == ["cleanup"]
-    assert isinstance(ev.outcome, Failure)
+    outcome = ev.outcome
+    assert isinstance(outcome, Failure) and outcome.error_class == "Interrupted"
     ev.close()  # idempotent
+    assert ev.outcome is outcome and seen == ["cleanup"]
+    assert image.vm.depth == 0 and image.vm.handlers is None
 
 
 def test_close_of_an_unstarted_evaluation(image: SmalltalkImage) -> None:
     ev = image.new_workspace().start("3")
     ev.close()
-    assert isinstance(ev.outcome, Failure)
+    assert isinstance(ev.outcome, Failure) and ev.outcome.error_class == "Interrupted"
 
 
 def test_deep_recursion_is_a_smalltalk_error(image: SmalltalkImage) -> None:
@@ -128,6 +131,8 @@ def test_deep_recursion_is_a_smalltalk_error(image: SmalltalkImage) -> None:
     assert outcome.error_class == "StackOverflow"
     assert outcome.stack[0] == "Deep>>down:"
     # The image is still fine afterwards.
+    assert image.vm.depth == 0
+    assert ws.evaluate("Deep new class").print_string == "Deep"
     assert ws.evaluate("3 + 4") == Success("7", "7", "SmallInteger", None, False)
     assert image.vm.depth == 0
 
@@ -223,7 +228,7 @@ def test_stale_handler_use_is_an_error(image: SmalltalkImage) -> None:
     ws = image.new_workspace()
     ws.evaluate("ex := [Error signal: 'x'] on: Error do: [:e | e]")
     outcome = ws.evaluate("ex return: 3")
-    assert isinstance(outcome, Failure) and outcome.error_class == "Error"
+    assert outcome == Failure("Error", "the exception handler is no longer active")
 
 
 def test_display_string_and_class_name(image: SmalltalkImage) -> None:
