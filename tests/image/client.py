@@ -14,7 +14,7 @@ import trio
 import trio_websocket
 import zmq
 from stui.actors.zmq_trio import ZmqSocket
-from stui.protocol import Error, Frame, Hello, Welcome, decode, encode
+from stui.protocol import Error, Event, Frame, Hello, Welcome, decode, encode
 
 REPLY_TIMEOUT = 15.0
 
@@ -134,9 +134,7 @@ class Client:
 
 
 def _is_event(msg: Any) -> bool:
-    from stui.protocol import ImageShutdown, SessionExpired, TranscriptOutput
-
-    return isinstance(msg, TranscriptOutput | SessionExpired | ImageShutdown)
+    return isinstance(msg, Event)
 
 
 def expect_error(reply: Any, code: Any) -> Error:
