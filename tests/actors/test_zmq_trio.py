@@ -566,8 +566,13 @@ async def test_pumps_sharing_an_fd_poller_run_without_watcher_tasks(ctx: zmq.Con
                 for pump in dealers:
                     await pumps.start(run_pump, pump)
                 assert len(poller) == len(dealers)
-                # one task per pump (its owner): the watcher tasks are gone
+                # one task per pump (its owner), which starts no watcher task in its own nursery
                 assert len(pumps.child_tasks) == len(dealers)
+                assert all(
+                    not nursery.child_tasks
+                    for task in pumps.child_tasks
+                    for nursery in task.child_nurseries
+                )
 
                 async def ping_pong(pump: ZmqPump, k: int) -> None:
                     for i in range(200):
