@@ -43,6 +43,19 @@ def _one_name(args: str, usage: str) -> str:
     return words[0]
 
 
+def _name_or_current(repl: Repl, args: str, usage: str) -> str | None:
+    """The one name in `args`, or the current image's when none is given."""
+    words = split_args(args, usage)
+    if len(words) > 1:
+        raise CommandError(f"usage: {usage}")
+    return words[0] if words else repl.current
+
+
+def _known_image(repl: Repl, name: str) -> None:
+    if name not in repl.images:
+        raise CommandError(f"no image called {name!r}")
+
+
 def _when(at: float | None) -> str:
     if not at:
         return "-"
@@ -237,8 +250,7 @@ def running_local_image(
 )
 async def disconnect(repl: Repl, args: str) -> None:
     name = _one_name(args, ":disconnect NAME")
-    if name not in repl.images:
-        raise CommandError(f"no image called {name!r}")
+    _known_image(repl, name)
     was_current = repl.current == name
     repl.disconnecting.add(name)
     await repl.call(repl.sup.disconnect, name)
@@ -260,15 +272,12 @@ async def disconnect(repl: Repl, args: str) -> None:
     args=ArgKind.IMAGE_OR_ALL,
 )
 async def sessions(repl: Repl, args: str) -> None:
-    words = split_args(args, ":sessions [NAME|all]")
-    if len(words) > 1:
-        raise CommandError("usage: :sessions [NAME|all]")
-    target = words[0] if words else repl.current
+    target = _name_or_current(repl, args, ":sessions [NAME|all]")
     if target is None:
         raise CommandError("no current image; :sessions NAME or :sessions all")
     image_id = None if target == "all" else target
-    if image_id is not None and image_id not in repl.images:
-        raise CommandError(f"no image called {target!r}")
+    if image_id is not None:
+        _known_image(repl, image_id)
     reply = await repl.call(
         repl.sup.command, ListImageSessions(image_id=image_id, include_disconnected=True)
     )
@@ -384,14 +393,10 @@ def _expand_session(repl: Repl, prefix: str) -> str:
     args=ArgKind.IMAGE,
 )
 async def stats(repl: Repl, args: str) -> None:
-    words = split_args(args, ":stats [NAME]")
-    if len(words) > 1:
-        raise CommandError("usage: :stats [NAME]")
-    name = words[0] if words else repl.current
+    name = _name_or_current(repl, args, ":stats [NAME]")
     if name is None:
         raise CommandError("usage: :stats NAME")
-    if name not in repl.images:
-        raise CommandError(f"no image called {name!r}")
+    _known_image(repl, name)
     reply = await repl.call(repl.sup.command, GetImageSessionStats(image_id=name))
     repl.print(
         table_fragments(
@@ -431,8 +436,7 @@ async def cleanup(repl: Repl, args: str) -> None:
     if len(names) != 1 or flags - {"--force", "--keep-active"}:
         raise CommandError(f"usage: {usage}")
     name = names[0]
-    if name not in repl.images:
-        raise CommandError(f"no image called {name!r}")
+    _known_image(repl, name)
     force = "--force" in flags
     report = await repl.call(
         repl.sup.command,
