@@ -27,6 +27,7 @@ import os
 import platform
 import resource
 import shlex
+import socket
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -81,6 +82,13 @@ def raise_open_file_limit() -> tuple[int, int]:
         except (ValueError, OSError):
             pass  # keep what we have; the run reports the limit it got
     return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that was free a moment ago (for a server started by the bench)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def zmq_context(max_sockets: int = MAX_ZMQ_SOCKETS) -> Any:

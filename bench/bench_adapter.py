@@ -24,12 +24,12 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
-import socket
 import statistics
 import time
 
 import trio
 import zmq
+from _harness import free_port
 from stui.actors.transport import open_transport
 from stui.actors.zmq_trio import ZmqSocket, new_context
 
@@ -41,12 +41,6 @@ def _echo(port: int) -> None:
     router.bind(f"tcp://127.0.0.1:{port}")
     while True:
         router.send_multipart(router.recv_multipart())
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _blocking(ctx: zmq.Context, address: str, n: int, payload: bytes) -> list[float]:
@@ -134,7 +128,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=5.0, help="throughput mode: duration")
     args = parser.parse_args()
 
-    port = _free_port()
+    port = free_port()
     address = f"tcp://127.0.0.1:{port}"
     server = multiprocessing.get_context("spawn").Process(target=_echo, args=(port,), daemon=True)
     server.start()

@@ -22,7 +22,6 @@ at once, a freeze only by the heartbeat.
 from __future__ import annotations
 
 import math
-import socket
 import sys
 import tempfile
 import time
@@ -31,7 +30,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import trio
-from _harness import LatencyStats, Run, base_parser, progress
+from _harness import LatencyStats, Run, base_parser, free_port, progress
 from _image_farm import ImageFarm
 from _stack import EventLog, connect_all, open_bench_supervisor
 from stui.protocol import ConnectionStatus
@@ -39,14 +38,8 @@ from stui.protocol import ConnectionStatus
 from stui.image.launcher import ImageProcess, start_image_process_sync
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start_victim(name: str, transport: str, state_root: Path) -> ImageProcess:
-    port = _free_port()
+    port = free_port()
     port_args = ["--port", str(port)] if transport == "zmq" else ["--ws-port", str(port)]
     return start_image_process_sync(
         name,
