@@ -132,6 +132,7 @@ def _run_repl(args: argparse.Namespace) -> int:
 
 
 def _image_serve(args: argparse.Namespace) -> int:
+    from stui.actors.exception_groups import single_leaf
     from stui.image.config import ImageServerConfig
     from stui.image.process import serve_image_process
 
@@ -155,8 +156,7 @@ def _image_serve(args: argparse.Namespace) -> int:
     try:
         serve_image_process(config, args.ready_fd, args.exit_with_parent)
     except Exception as e:  # OSError, zmq.ZMQError (address in use, bad endpoint), maybe grouped
-        while isinstance(e, ExceptionGroup) and len(e.exceptions) == 1:
-            e = e.exceptions[0]
+        e = single_leaf(e)
         print(f"stui image serve: cannot start: {type(e).__name__}: {e}", file=sys.stderr)
         return 1
     return 0
