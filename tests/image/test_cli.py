@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 from argparse import Namespace
@@ -130,6 +131,22 @@ def test_serve_keys(tmp_path, monkeypatch):
 def test_serve_refuses_a_bad_config(capsys):
     assert cli.main(["image", "serve", "--no-zmq", "--no-key"]) == 2
     assert "at least one" in capsys.readouterr().err
+
+
+def test_serve_on_a_taken_port_says_why_and_exits_1():
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        serve = ["image", "serve", "--no-key", "--no-connection-file", "--no-zmq"]
+        done = subprocess.run(
+            [sys.executable, "-m", "stui", *serve, "--ws-port", str(port)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 1
+    assert "cannot start: OSError:" in done.stderr  # the plain error, not a group
 
 
 @pytest.mark.parametrize(
