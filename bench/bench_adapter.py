@@ -29,7 +29,7 @@ import time
 
 import trio
 import zmq
-from _harness import free_port
+from _harness import free_port, percentile, raise_open_file_limit
 from stui.actors.transport import open_transport
 from stui.actors.zmq_trio import ZmqSocket, new_context
 
@@ -112,11 +112,6 @@ async def _many(
     return done
 
 
-def _pct(samples: list[float], q: float) -> float:
-    ordered = sorted(samples)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1e6
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -137,10 +132,7 @@ def main() -> None:
     samples: dict[str, list[float]] = {"blocking": [], "socket": [], "transport": []}
     try:
         if args.sockets:
-            import resource
-
-            _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            raise_open_file_limit()
             count = trio.run(_many, ctx, address, args.sockets, args.seconds, payload)
             print(
                 f"{args.sockets} links, {args.seconds:.0f} s: {count / args.seconds:,.0f} round trips/s"
@@ -163,7 +155,7 @@ def main() -> None:
     print(f"{'client':<10} {'p50 us':>8} {'p99 us':>8} {'p50 ratio':>10}")
     for name, values in samples.items():
         p50 = statistics.median(values)
-        print(f"{name:<10} {p50 * 1e6:8.0f} {_pct(values, 0.99):8.0f} {p50 / base:9.2f}x")
+        print(f"{name:<10} {p50 * 1e6:8.0f} {percentile(values, 99) * 1e6:8.0f} {p50 / base:9.2f}x")
 
 
 if __name__ == "__main__":
