@@ -111,6 +111,11 @@ def _stream_contents(vm: VM, rcv: Obj) -> Any:
     return vm.new_array(list(rcv.data[0]))
 
 
+def _read_part(vm: VM, items: list[Any], is_text: bool) -> Any:
+    """Elements read from a stream, as a String for a stream over text, else as an Array."""
+    return StString("".join(c.ch for c in items)) if is_text else vm.new_array(items)
+
+
 @primitive("ReadStream", "next")
 def _stream_next(vm: VM, rcv: Obj) -> Any:
     items, pos, _ = rcv.data
@@ -125,7 +130,7 @@ def _stream_next_n(vm: VM, rcv: Obj, n: int) -> Any:
     items, pos, is_text = rcv.data
     chunk = items[pos : pos + n]
     rcv.data[1] = pos + len(chunk)
-    return StString("".join(c.ch for c in chunk)) if is_text else vm.new_array(chunk)
+    return _read_part(vm, chunk, is_text)
 
 
 @primitive("ReadStream", "peek")
@@ -150,7 +155,7 @@ def _stream_up_to_end(vm: VM, rcv: Obj) -> Any:
     items, pos, is_text = rcv.data
     rcv.data[1] = len(items)
     rest = items[pos:]
-    return StString("".join(c.ch for c in rest)) if is_text else vm.new_array(rest)
+    return _read_part(vm, rest, is_text)
 
 
 @primitive("ReadStream", "upTo:")
@@ -164,7 +169,7 @@ def _stream_up_to(vm: VM, rcv: Obj, stop: Any) -> Any:
             break
         out.append(item)
     rcv.data[1] = pos
-    return StString("".join(c.ch for c in out)) if is_text else vm.new_array(out)
+    return _read_part(vm, out, is_text)
 
 
 @primitive("PositionableStream", "position")
