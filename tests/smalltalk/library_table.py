@@ -319,6 +319,7 @@ LIBRARY: list[Row] = [
     ("| r | r := ReadStream on: #(1 2). r next. r reset. r next", "1"),
     ("| r | r := ReadStream on: #(1 2 3). (r upTo: 2) , (r upTo: 9)", "#(1 3)"),
     ("(WriteStream on: String new) nextPutAll: 'abc'; position", "3"),
+    ("(WriteStream on: Array new) nextPut: 3; nextPutAll: #(4 5); position", "3"),
     ("(WriteStream on: String new) printString", "'a WriteStream'"),
     # Characters and strings
     ("$a asCharacter", "$a"),

@@ -174,7 +174,10 @@ def _stream_up_to(vm: VM, rcv: Obj, stop: Any) -> Any:
 
 @primitive("PositionableStream", "position")
 def _stream_position(vm: VM, rcv: Obj) -> int:
-    return rcv.data[1] if rcv.cls.name == "ReadStream" else sum(map(len, rcv.data[0]))
+    buffer, position, is_text = rcv.data
+    if rcv.cls.name == "ReadStream":
+        return position
+    return sum(map(len, buffer)) if is_text else len(buffer)
 
 
 @primitive("PositionableStream", "reset")
