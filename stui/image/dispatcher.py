@@ -384,10 +384,12 @@ class RequestDispatcher:
     def _create_session(self, conn: ClientConnection, rid: int, client_id: str, name: str) -> None:
         wall, now = self._now()
         try:
-            self.sessions.check_room(client_id)
-            workspace = self.image.new_workspace()
             session = self.sessions.create(
-                client_id=client_id, name=name, workspace=workspace, wall=wall, now=now
+                client_id=client_id,
+                name=name,
+                workspace=self.image.new_workspace(),
+                wall=wall,
+                now=now,
             )
         except SessionLimitReached as e:
             self._send(conn, rid, Error(code=ErrorCode.INVALID_REQUEST, message=str(e)))

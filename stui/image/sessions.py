@@ -106,7 +106,7 @@ class SessionTable:
         Raises:
             SessionLimitReached: the image or this client is at its session limit.
         """
-        self.check_room(client_id)
+        self._check_room(client_id)
         session = Session(
             session_id=secrets.token_hex(16),
             name=name,
@@ -119,12 +119,16 @@ class SessionTable:
         self._sessions[session.session_id] = session
         return session
 
-    def check_room(self, client_id: str) -> None:
+    def _check_room(self, client_id: str) -> None:
         """Raise `SessionLimitReached` unless `client_id` may create one more session."""
         if len(self._sessions) >= self.max_sessions:
             raise SessionLimitReached(
                 f"the image holds its maximum of {self.max_sessions} sessions; close one first"
             )
+        self._check_client_room(client_id)
+
+    def _check_client_room(self, client_id: str) -> None:
+        """Raise `SessionLimitReached` unless `client_id` may hold one more session."""
         if self.count_for(client_id) >= self.max_per_client:
             raise SessionLimitReached(
                 f"this client holds its maximum of {self.max_per_client} sessions; close one first"
@@ -139,10 +143,8 @@ class SessionTable:
         session = self._sessions.get(session_id)
         if session is None:
             return None
-        if session.client_id != client_id and self.count_for(client_id) >= self.max_per_client:
-            raise SessionLimitReached(
-                f"this client holds its maximum of {self.max_per_client} sessions; close one first"
-            )
+        if session.client_id != client_id:
+            self._check_client_room(client_id)
         session.client_id = client_id
         session.touch(wall=wall, now=now)
         return session

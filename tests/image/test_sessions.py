@@ -42,8 +42,9 @@ def test_attach_transfers_and_respects_the_limit():
     t = table(per=1)
     s = create(t, "a")
     other = create(t, "b")
-    with pytest.raises(SessionLimitReached):
+    with pytest.raises(SessionLimitReached, match="this client holds its maximum of 1"):
         t.attach(s.session_id, client_id="b", wall=5.0, now=5.0)
+    assert s.client_id == "a"
     t.remove(other.session_id)
     assert t.attach(s.session_id, client_id="b", wall=5.0, now=5.0) is s
     assert s.client_id == "b" and s.last_activity == 5.0
