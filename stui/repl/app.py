@@ -54,7 +54,6 @@ from stui.config import Config
 from stui.protocol import (
     Completions,
     ConnectionStatus,
-    ContextSwitched,
     ControlEvent,
     ErrorCode,
     EvalMode,
@@ -346,16 +345,18 @@ class Repl:
                     )
                 self.notice(text, "warn")
             case SessionOrphaned(image_id=image_id, session_id=session_id, reason=reason):
-                name = next((n for n, s in self.images.items() if s.image_id == image_id), image_id)
+                name = self._name_of(image_id)
                 self.notice(f"{name}: session {session_id[:8]} orphaned ({reason})", "warn")
             case TranscriptReceived(image_id=image_id, text=text):
-                name = next((n for n, s in self.images.items() if s.image_id == image_id), image_id)
+                name = self._name_of(image_id)
                 self.print(transcript_fragments(name, text, label=name != self.current))
-            case ContextSwitched():
-                pass
-            case _:
+            case _:  # ContextSwitched: nothing to print
                 pass
         self._invalidate()
+
+    def _name_of(self, image_id: str) -> str:
+        """The name of the connected image with this image id (the id itself when none is)."""
+        return next((n for n, s in self.images.items() if s.image_id == image_id), image_id)
 
     def _announce_status(
         self, name: str, old: ConnectionStatus, new: ConnectionStatus, reason: str
