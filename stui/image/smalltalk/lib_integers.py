@@ -199,13 +199,8 @@ def _fraction_new(vm: VM, cls: StClass, n: int, d: int) -> Any:
     return normalize(Fraction(n, d))
 
 
-@primitive("Float", "asFraction", "asExactFraction")
+@primitive("Float", "asFraction", "asExactFraction", "asTrueFraction")
 def _float_as_fraction(vm: VM, rcv: float) -> Any:
-    return normalize(Fraction(rcv)) if check_finite(vm, rcv) else None
-
-
-@primitive("Float", "asTrueFraction")
-def _float_as_true_fraction(vm: VM, rcv: float) -> Any:
     return normalize(Fraction(rcv)) if check_finite(vm, rcv) else None
 
 
