@@ -5,6 +5,7 @@ constants and conversions.
 from __future__ import annotations
 
 import math
+import operator
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
@@ -24,11 +25,16 @@ __all__ = ()
 # -- Integer -------------------------------------------------------------------------------------------
 
 
-def _int_arg(vm: VM, rcv: int, arg: Any, selector: str) -> bool:
-    if type(arg) is int:
-        return True
-    adapt(vm, rcv, arg, selector)
-    return False
+def _integer_op(selector: str, op: Any) -> Any:
+    """A primitive for an Integer operation on an Integer argument; any other argument is adapted
+    (``adaptToInteger:andSend:``) and its answer is the primitive's answer."""
+
+    def integer_op(vm: VM, rcv: int, arg: Any) -> Any:
+        if type(arg) is not int:
+            return adapt(vm, rcv, arg, selector)
+        return op(rcv, arg)
+
+    return integer_op
 
 
 @primitive("Integer", "factorial")
@@ -40,18 +46,8 @@ def _factorial(vm: VM, rcv: int) -> Any:
     return math.factorial(rcv)
 
 
-@primitive("Integer", "gcd:")
-def _gcd(vm: VM, rcv: int, arg: Any) -> Any:
-    return math.gcd(rcv, arg) if _int_arg(vm, rcv, arg, "gcd:") else None
-
-
-@primitive("Integer", "lcm:")
-def _lcm(vm: VM, rcv: int, arg: Any) -> Any:
-    return (
-        abs(rcv * arg) // math.gcd(rcv, arg)
-        if _int_arg(vm, rcv, arg, "lcm:") and rcv and arg
-        else 0
-    )
+primitive("Integer", "gcd:")(_integer_op("gcd:", math.gcd))
+primitive("Integer", "lcm:")(_integer_op("lcm:", math.lcm))
 
 
 @primitive("Integer", "isPrime")
@@ -95,26 +91,12 @@ def _is_prime(vm: VM, rcv: int) -> bool:
     return True
 
 
-@primitive("Integer", "bitAnd:")
-def _bit_and(vm: VM, rcv: int, arg: Any) -> Any:
-    return rcv & arg if _int_arg(vm, rcv, arg, "bitAnd:") else None
-
-
-@primitive("Integer", "bitOr:")
-def _bit_or(vm: VM, rcv: int, arg: Any) -> Any:
-    return rcv | arg if _int_arg(vm, rcv, arg, "bitOr:") else None
-
-
-@primitive("Integer", "bitXor:")
-def _bit_xor(vm: VM, rcv: int, arg: Any) -> Any:
-    return rcv ^ arg if _int_arg(vm, rcv, arg, "bitXor:") else None
-
-
-@primitive("Integer", "bitShift:")
-def _bit_shift(vm: VM, rcv: int, arg: Any) -> Any:
-    if not _int_arg(vm, rcv, arg, "bitShift:"):
-        return None
-    return rcv << arg if arg >= 0 else rcv >> -arg
+primitive("Integer", "bitAnd:")(_integer_op("bitAnd:", operator.and_))
+primitive("Integer", "bitOr:")(_integer_op("bitOr:", operator.or_))
+primitive("Integer", "bitXor:")(_integer_op("bitXor:", operator.xor))
+primitive("Integer", "bitShift:")(
+    _integer_op("bitShift:", lambda a, b: a << b if b >= 0 else a >> -b)
+)
 
 
 @primitive("Integer", "<<")
