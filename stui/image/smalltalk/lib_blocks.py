@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from stui.image.smalltalk.lib_kernel import as_text, cull
+from stui.image.smalltalk.lib_kernel import as_text, cull, truth
 from stui.image.smalltalk.library import primitive
 from stui.image.smalltalk.objects import (
     Block,
@@ -61,25 +61,25 @@ def _num_args(vm: VM, rcv: Block) -> int:
 
 @primitive("BlockClosure", "whileTrue:")
 def _while_true(vm: VM, rcv: Block, body: Any) -> None:
-    while _bool(vm, rcv.call()):
+    while truth(vm, rcv.call()):
         cull(vm, body)
 
 
 @primitive("BlockClosure", "whileFalse:")
 def _while_false(vm: VM, rcv: Block, body: Any) -> None:
-    while not _bool(vm, rcv.call()):
+    while not truth(vm, rcv.call()):
         cull(vm, body)
 
 
 @primitive("BlockClosure", "whileTrue")
 def _while_true0(vm: VM, rcv: Block) -> None:
-    while _bool(vm, rcv.call()):
+    while truth(vm, rcv.call()):
         pass
 
 
 @primitive("BlockClosure", "whileFalse")
 def _while_false0(vm: VM, rcv: Block) -> None:
-    while not _bool(vm, rcv.call()):
+    while not truth(vm, rcv.call()):
         pass
 
 
@@ -87,13 +87,6 @@ def _while_false0(vm: VM, rcv: Block) -> None:
 def _repeat(vm: VM, rcv: Block) -> None:
     while True:
         rcv.call()
-
-
-def _bool(vm: VM, value: Any) -> bool:
-    if value is True or value is False:
-        return value
-    vm.non_boolean(value)
-    return False
 
 
 @primitive("BlockClosure", "ensure:")
