@@ -193,24 +193,10 @@ def _key(args: argparse.Namespace) -> bytes:
     if os.environ.get(KEY_ENV):
         return os.environ[KEY_ENV].strip().encode()
     if args.state_dir is not None:
-        return _state_key(args.state_dir)
+        from stui.image.connection_file import load_or_create_key
+
+        return load_or_create_key(args.state_dir)
     return secrets.token_hex(32).encode()
-
-
-def _state_key(state_dir: Path) -> bytes:
-    path = state_dir / "key"
-    try:
-        key = path.read_text(encoding="utf-8").strip()
-        if key:
-            return key.encode()
-    except OSError:
-        pass
-    state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    key = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(key + "\n")
-    return key.encode()
 
 
 # --------------------------------------------------------------------------------------------------

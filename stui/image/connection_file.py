@@ -41,6 +41,7 @@ __all__ = [
     "ConnectionInfo",
     "find_connection_files",
     "load_or_create_image_id",
+    "load_or_create_key",
     "pid_alive",
     "read_connection_file",
     "remove_connection_file",
@@ -85,12 +86,16 @@ def _private_dir(directory: Path) -> None:
 
 
 def _write_private_json(path: Path, data: dict[str, Any]) -> None:
+    _write_private(path, json.dumps(data, indent=2) + "\n")
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write `text` to `path` (0600) atomically: readers see the old file or the whole new one."""
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, indent=2)
-            f.write("\n")
+            f.write(text)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -221,3 +226,22 @@ def load_or_create_image_id(state_dir: Path) -> str:
     image_id = secrets.token_hex(16)
     _write_private_json(path, {"image_id": image_id, "created_at": time.time()})
     return image_id
+
+
+def load_or_create_key(state_dir: Path) -> bytes:
+    """The signing key kept in `state_dir`/key, created (64 hex digits, stored 0600) on first use.
+
+    Raises:
+        OSError: the state directory cannot be created or written.
+    """
+    path = state_dir / "key"
+    try:
+        key = path.read_text(encoding="utf-8").strip()
+        if key:
+            return key.encode()
+    except OSError:
+        pass
+    _private_dir(state_dir)
+    key = secrets.token_hex(32)
+    _write_private(path, key + "\n")
+    return key.encode()
