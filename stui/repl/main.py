@@ -65,18 +65,12 @@ class ReplOptions:
         store_path: the session store file; None for the config's or the default location.
         use_store: False for `--no-store` (nothing written to disk).
         local_images: start these local images, overriding the config (None: as configured).
-        client_id: the id presented to images; None for a fresh one per run. Not a stable per-user id
-            on purpose: an image treats a second connection with the same client id as the first one
-            reconnecting and drops the first, so two stui processes would cut each other off. Sessions
-            of earlier runs are re-attached by session id (from the store) instead.
     """
 
     config: Config
     store_path: Path | None = None
     use_store: bool = True
     local_images: tuple[str, ...] | None = None
-    client_id: str | None = None
-    banner: bool = True
     extra_targets: tuple[ConnectTarget, ...] = field(default=())
 
 
@@ -140,9 +134,10 @@ async def open_backend(
             else:
                 local_names = tuple(t.name for t in started)
                 targets = [*started, *targets]
-        sup = await stack.enter_async_context(
-            open_supervisor(SupervisorConfig(client_id=options.client_id), store=store)
-        )
+        # A fresh client id per run, not a stable per-user one: an image treats a second connection
+        # with the same client id as the first one reconnecting and drops the first, so two stui
+        # processes would cut each other off. Earlier runs' sessions come back by session id instead.
+        sup = await stack.enter_async_context(open_supervisor(SupervisorConfig(), store=store))
         await _connect_all(sup, targets, notices, configured={i.name for i in config.images})
         default = config.repl.default_image
         if default and default in {s.name for s in sup.images()}:
@@ -446,11 +441,8 @@ async def _run(
     repl = running["repl"] = Repl(backend, guest, options.config, input=input, output=output)
     if on_start is not None:
         on_start(repl)
-    banner: list[tuple[str, str]] = []
-    if options.banner:
-        banner = _banner(backend)
     try:
-        status = await repl.run(banner)
+        status = await repl.run(_banner(backend))
         with contextlib.suppress(Exception):
             await guest.run(repl.save_contexts)
     finally:
