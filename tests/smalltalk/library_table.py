@@ -320,6 +320,14 @@ LIBRARY: list[Row] = [
     ("| r | r := ReadStream on: #(1 2 3). (r upTo: 2) , (r upTo: 9)", "#(1 3)"),
     ("(WriteStream on: String new) nextPutAll: 'abc'; position", "3"),
     ("(WriteStream on: Array new) nextPut: 3; nextPutAll: #(4 5); position", "3"),
+    (
+        "| c | c := OrderedCollection new add: 1; add: 3; yourself. (c add: 2 beforeIndex: 2) -> c",
+        "2->an OrderedCollection(1 2 3)",
+    ),
+    (
+        "| c | c := OrderedCollection new add: 1; add: 3; yourself. (c insert: 0 before: 1) -> c",
+        "0->an OrderedCollection(0 1 3)",
+    ),
     ("(WriteStream on: String new) printString", "'a WriteStream'"),
     # Characters and strings
     ("$a asCharacter", "$a"),

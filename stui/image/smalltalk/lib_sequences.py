@@ -316,7 +316,7 @@ def _add_first(vm: VM, rcv: Obj, value: Any) -> Any:
     return value
 
 
-@primitive("OrderedCollection", "add:beforeIndex:")
+@primitive("OrderedCollection", "add:beforeIndex:", "insert:before:")
 def _add_before(vm: VM, rcv: Obj, value: Any, index: int) -> Any:
     rcv.data.insert(index - 1, value)
     return value
@@ -364,12 +364,6 @@ def _remove_at(vm: VM, rcv: Obj, index: int) -> Any:
     if check_index(vm, index, len(rcv.data)):
         return rcv.data.pop(index - 1)
     return None
-
-
-@primitive("OrderedCollection", "insert:before:")
-def _insert_before(vm: VM, rcv: Obj, value: Any, index: int) -> Any:
-    rcv.data.insert(index - 1, value)
-    return value
 
 
 @primitive("Collection", "remove:")
