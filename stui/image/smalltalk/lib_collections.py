@@ -470,24 +470,22 @@ def _average(vm: VM, rcv: Any) -> Any:
     return vm.send(reduce(vm, rcv, "+"), "/", len(items))
 
 
-@primitive("Collection", "detectMax:")
-def _detect_max(vm: VM, rcv: Any, block: Any) -> Any:
-    best = best_value = None
-    for x in elements(vm, rcv):
-        v = value1(vm, block, x)
-        if best_value is None or vm.send(v, ">", best_value) is True:
-            best, best_value = x, v
-    return best
+def _detect_extreme(beats: str) -> Any:
+    """detectMax: / detectMin:: the first element whose block value *beats* (``>`` / ``<``) all before it."""
+
+    def detect(vm: VM, rcv: Any, block: Any) -> Any:
+        best = best_value = None
+        for x in elements(vm, rcv):
+            v = value1(vm, block, x)
+            if best_value is None or vm.send(v, beats, best_value) is True:
+                best, best_value = x, v
+        return best
+
+    return detect
 
 
-@primitive("Collection", "detectMin:")
-def _detect_min(vm: VM, rcv: Any, block: Any) -> Any:
-    best = best_value = None
-    for x in elements(vm, rcv):
-        v = value1(vm, block, x)
-        if best_value is None or vm.send(v, "<", best_value) is True:
-            best, best_value = x, v
-    return best
+primitive("Collection", "detectMax:")(_detect_extreme(">"))
+primitive("Collection", "detectMin:")(_detect_extreme("<"))
 
 
 @primitive("Collection", "size")
