@@ -119,8 +119,7 @@ class CpuMeter:
     """
 
     def __init__(self) -> None:
-        self._cpu0 = time.process_time()
-        self._wall0 = time.perf_counter()
+        self.reset()
 
     def percent_of_one_core(self) -> float:
         """CPU seconds / wall seconds * 100 since construction (or the last `reset`)."""
