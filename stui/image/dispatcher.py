@@ -446,24 +446,22 @@ class RequestDispatcher:
                 ),
             )
             return
-        source = msg.source if isinstance(msg, Evaluate) else getattr(msg, "expression", None)
-        if (
-            isinstance(msg, Evaluate | Inspect)
-            and source
-            and len(source) > self.config.max_source_size
-        ):
-            self._send(
-                conn,
-                rid,
-                Error(
-                    code=ErrorCode.INVALID_REQUEST,
-                    message=(
-                        f"source of {len(source)} characters exceeds this image's limit of"
-                        f" {self.config.max_source_size}"
+        match msg:
+            case Evaluate(source=str() as source) | Inspect(expression=str() as source) if (
+                len(source) > self.config.max_source_size
+            ):
+                self._send(
+                    conn,
+                    rid,
+                    Error(
+                        code=ErrorCode.INVALID_REQUEST,
+                        message=(
+                            f"source of {len(source)} characters exceeds this image's limit of"
+                            f" {self.config.max_source_size}"
+                        ),
                     ),
-                ),
-            )
-            return
+                )
+                return
         assert conn.client_id is not None
         session = self._session(msg.session_id, conn.client_id)
         if session is None:

@@ -575,7 +575,10 @@ async def test_source_size_limit(harness):
     refused = await client.request(Evaluate(session_id=sid, source=long))
     assert "limit of 100" in expect_error(refused, ErrorCode.INVALID_REQUEST).message
     refused = await client.request(Inspect(session_id=sid, expression=long))
-    expect_error(refused, ErrorCode.INVALID_REQUEST)
+    assert "limit of 100" in expect_error(refused, ErrorCode.INVALID_REQUEST).message
+    # Completion only reads the source, so the limit does not apply to it.
+    completed = await client.request(Complete(session_id=sid, source=long, cursor=len(long)))
+    assert isinstance(completed, Completions), completed
     assert (await evaluate(client, sid, "1 + 1")).print_string == "2"
 
 
