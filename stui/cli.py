@@ -45,8 +45,10 @@ def main(argv: list[str] | None = None) -> int:
                 case _:
                     args.image_parser.print_help(sys.stderr)
                     return 2
-        case _:
-            return _run_repl(args)
+        case _:  # the REPL, imported only when used
+            from stui.repl.cli_options import repl_main
+
+            return repl_main(args)
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -55,7 +57,9 @@ def _build_parser() -> argparse.ArgumentParser:
         description="Talk to many live Smalltalk images at once.",
     )
     parser.add_argument("--version", action="version", version=f"stui {stui.__version__}")
-    _add_repl_arguments(parser)
+    from stui.repl.cli_options import add_repl_arguments  # argparse only: no prompt_toolkit here
+
+    add_repl_arguments(parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     image = commands.add_parser("image", help="run or list local reference images")
     image.set_defaults(image_parser=image)
@@ -106,25 +110,6 @@ def _build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print JSON")
     listing.add_argument("--keep-stale", action="store_true", help="report stale files only")
     return parser
-
-
-def _add_repl_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options of the REPL (the no-subcommand path). The REPL owns this function: add them here."""
-    from stui.repl.cli_options import add_repl_arguments  # argparse only: no prompt_toolkit here
-
-    add_repl_arguments(parser)
-
-
-def _run_repl(args: argparse.Namespace) -> int:
-    """The no-subcommand path: the prompt_toolkit REPL, imported only when used.
-
-    The REPL owns this function and `_add_repl_arguments`: turn `args` into `stui.repl.main`'s
-    `ReplOptions` and return `run_repl(options)`. Until then it calls `stui.repl.app.main(args)` if
-    that exists.
-    """
-    from stui.repl.cli_options import repl_main
-
-    return int(repl_main(args) or 0)
 
 
 # --------------------------------------------------------------------------------------------------
