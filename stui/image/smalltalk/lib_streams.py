@@ -19,11 +19,6 @@ if TYPE_CHECKING:
 __all__ = ("new_write_stream",)
 
 
-# -- Streams -----------------------------------------------------------------------------------------------
-# A stream's data is [buffer, position, is_text]: for a write stream the buffer is a list of text chunks
-# (is_text) or of elements; for a read stream it is the list of elements and position the next index.
-
-
 def new_write_stream(vm: VM, is_text: bool) -> Obj:
     return Obj(vm.classes["WriteStream"], [], [[], 0, is_text])
 
