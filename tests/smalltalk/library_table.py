@@ -335,7 +335,7 @@ LIBRARY: list[Row] = [
     ("$1 isAlphaNumeric", "true"),
     ("$a isLowercase", "true"),
     ("$. isPunctuation", "true"),
-    ("$a hash = $a hash", "true"),
+    ("$a hash", "97"),
     ("$a to: $c", "#($a $b $c)"),
     ("$a isCharacter", "true"),
     ("$a < 3", "!MessageNotUnderstood"),

@@ -86,7 +86,7 @@ for _name, _ch in (
     primitive("Character class", _name)(_named(_ch))
 
 
-@primitive("Character", "value", "asInteger", "codePoint", "charCode", "asciiValue")
+@primitive("Character", "value", "asInteger", "codePoint", "charCode", "asciiValue", "hash")
 def _char_code(vm: VM, rcv: Char) -> int:
     return ord(rcv.ch)
 
@@ -178,19 +178,9 @@ def _char_eq(vm: VM, rcv: Char, other: Any) -> bool:
     return type(other) is Char and rcv.ch == other.ch
 
 
-@primitive("Character", "hash")
-def _char_hash(vm: VM, rcv: Char) -> int:
-    return ord(rcv.ch)
-
-
 @primitive("Character", "to:")
 def _char_to(vm: VM, rcv: Char, other: Char) -> Obj:
     return vm.new_array([Char(chr(c)) for c in range(ord(rcv.ch), ord(other.ch) + 1)])
-
-
-@primitive("Character", "isCharacter")
-def _char_is_char(vm: VM, rcv: Char) -> bool:
-    return True
 
 
 # -- String and Symbol -----------------------------------------------------------------------------------
@@ -556,11 +546,6 @@ def _join(vm: VM, rcv: Any, items: Any) -> StString:
     return StString((text_of(rcv) or "").join(as_text(vm, x) for x in elements(vm, items)))
 
 
-@primitive("String", "asSymbol")
-def _to_symbol(vm: VM, rcv: Any) -> str:
-    return text_of(rcv) or ""
-
-
 @primitive("String", "numArgs")
 def _num_args(vm: VM, rcv: Any) -> int:
     text = text_of(rcv) or ""
@@ -598,7 +583,7 @@ def _print_string(vm: VM, rcv: Any) -> StString:
     return StString(print_string(vm, rcv))
 
 
-@primitive("Symbol", "value:")
+@primitive("Symbol", "value:", "cull:")
 def _symbol_value(vm: VM, rcv: str, arg: Any) -> Any:
     return vm.send(arg, rcv)
 
@@ -606,11 +591,6 @@ def _symbol_value(vm: VM, rcv: str, arg: Any) -> Any:
 @primitive("Symbol", "value:value:")
 def _symbol_value_value(vm: VM, rcv: str, a: Any, b: Any) -> Any:
     return vm.send(a, rcv, b)
-
-
-@primitive("Symbol", "cull:")
-def _symbol_cull(vm: VM, rcv: str, arg: Any) -> Any:
-    return vm.send(arg, rcv)
 
 
 @primitive("Symbol", "numArgs:")
