@@ -70,13 +70,9 @@ REPL_STYLE = Style.from_dict(
 )
 
 
-def repl_style(pygments_style: str = "monokai") -> Style:
-    """The REPL style merged with a Pygments palette for Smalltalk highlighting."""
-    try:
-        pygments = style_from_pygments_cls(get_style_by_name(pygments_style))
-    except Exception:  # an unknown style name: keep going without colours for code
-        pygments = Style([])
-    return merge_styles([pygments, REPL_STYLE])
+def repl_style() -> Style:
+    """The REPL style merged with Pygments' monokai palette for Smalltalk highlighting."""
+    return merge_styles([style_from_pygments_cls(get_style_by_name("monokai")), REPL_STYLE])
 
 
 def status_class(status: ConnectionStatus, health: ConnectionHealth) -> str:

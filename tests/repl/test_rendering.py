@@ -115,7 +115,9 @@ def test_small_helpers() -> None:
     )
     assert health_class(ConnectionHealth.CRITICAL) == "class:status.critical"
     assert health_class(ConnectionHealth.UNKNOWN) == "class:status.unknown"
-    assert repl_style() is not None and repl_style("no-such-style") is not None
+    style = repl_style()  # monokai for Smalltalk tokens, the REPL's own classes on top
+    assert style.get_attrs_for_style_str("class:pygments.keyword").color == "66d9ef"
+    assert style.get_attrs_for_style_str("class:status.failed").color == "d75f5f"
 
 
 def test_result_and_truncation() -> None:
