@@ -37,12 +37,7 @@ def _new_size(vm: VM, cls: StClass, size: Any) -> Any:
     return obj
 
 
-@primitive("Behavior", "name")
-def _name(vm: VM, cls: StClass) -> StString:
-    return StString(cls.name)
-
-
-@primitive("Behavior", "printString", "displayString")
+@primitive("Behavior", "name", "printString", "displayString")
 def _class_print_string(vm: VM, cls: StClass) -> StString:
     return StString(cls.name)
 

@@ -501,7 +501,7 @@ def _size(vm: VM, rcv: Any) -> int:
     return len(elements(vm, rcv))
 
 
-@primitive("Collection", "isEmpty")
+@primitive("Collection", "isEmpty", "isEmptyOrNil")
 def _is_empty(vm: VM, rcv: Any) -> bool:
     return _size(vm, rcv) == 0
 
@@ -662,11 +662,6 @@ def _concatenate(vm: VM, rcv: Any, other: Any) -> Any:
     mine, theirs = elements(vm, rcv), elements(vm, other)
     check_length(len(mine) + len(theirs))
     return new_like(vm, rcv, [*mine, *theirs])
-
-
-@primitive("Collection", "isEmptyOrNil")
-def _is_empty_or_nil(vm: VM, rcv: Any) -> bool:
-    return _size(vm, rcv) == 0
 
 
 @primitive("Collection", "max:")

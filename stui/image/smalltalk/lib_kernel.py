@@ -73,12 +73,12 @@ def truth(vm: VM, value: Any) -> bool:
 # -- Object ------------------------------------------------------------------------------------------
 
 
-@primitive("Object", "printString")
+@primitive("Object", "printString", "storeString")
 def _print_string(vm: VM, rcv: Any) -> StString:
     return StString(print_string(vm, rcv))
 
 
-@primitive("Object", "displayString")
+@primitive("Object", "displayString", "asString")
 def _display_string(vm: VM, rcv: Any) -> StString:
     return StString(display_string(vm, rcv))
 
@@ -89,11 +89,6 @@ def _print_on(vm: VM, rcv: Any, stream: Obj) -> Any:
     printer.builtin(rcv, vm.class_of(rcv))
     stream_write(vm, stream, printer.text())
     return rcv
-
-
-@primitive("Object", "storeString")
-def _store_string(vm: VM, rcv: Any) -> StString:
-    return StString(print_string(vm, rcv))
 
 
 @primitive("Object", "displayNl", "printNl")
@@ -109,11 +104,6 @@ def stream_write(vm: VM, stream: Any, text: str) -> None:
         vm.show(text)
     else:
         vm.send(stream, "nextPutAll:", StString(text))
-
-
-@primitive("Object", "asString")
-def _as_string(vm: VM, rcv: Any) -> StString:
-    return StString(display_string(vm, rcv))
 
 
 @primitive("ProtoObject", "==")

@@ -72,12 +72,8 @@ def _date_ymd(vm: VM, cls: StClass, year: int, month: int, day: int) -> Any:
 
 
 @primitive("Time class", "now")
-def _time_now(vm: VM, cls: StClass) -> Obj:
-    return _make(cls, _now())
-
-
 @primitive("DateAndTime class", "now")
-def _date_and_time_now(vm: VM, cls: StClass) -> Obj:
+def _now_of(vm: VM, cls: StClass) -> Obj:
     return _make(cls, _now())
 
 
