@@ -297,6 +297,8 @@ LIBRARY: list[Row] = [
     ("(IdentityDictionary new at: #a put: 1; yourself) at: #a", "1"),
     ("IdentitySet new add: 3; yourself", "an IdentitySet(3)"),
     ("(1 to: 3) readStream upToEnd", "#(1 2 3)"),
+    ("'hello' readStream next: 2", "'he'"),
+    ("| r | r := 'a b' readStream. (r upTo: $ ) , r upToEnd", "'ab'"),
     # Streams
     (
         "| s | s := WriteStream on: String new. s nextPutAll: 'ab'; nextPut: $c; print: 42; tab; space; cr; lf. s contents size",

@@ -636,11 +636,6 @@ def _hash(vm: VM, rcv: Any) -> int:
     return hash(rcv) & 0x3FFFFFFF
 
 
-@primitive("Collection", "readStream")
-def _read_stream(vm: VM, rcv: Any) -> Obj:
-    return Obj(vm.classes["ReadStream"], [], [list(elements(vm, rcv)), 0, False])
-
-
 @primitive("Collection", "copyWith:")
 def _copy_with(vm: VM, rcv: Any, value: Any) -> Any:
     if (

@@ -250,11 +250,6 @@ def _index_of_if_absent(vm: VM, rcv: Obj, value: Any, block: Any) -> Any:
     return i if i else cull(vm, block)
 
 
-@primitive("SequenceableCollection", "readStream")
-def _seq_read_stream(vm: VM, rcv: Obj) -> Obj:
-    return Obj(vm.classes["ReadStream"], [], [list(elements(vm, rcv)), 0, False])
-
-
 def _elementwise(selector: str) -> Any:
     def arithmetic(vm: VM, rcv: Any, other: Any) -> Any:
         items = elements(vm, rcv)

@@ -36,6 +36,12 @@ def _read_stream_on(vm: VM, cls: StClass, collection: Any) -> Obj:
     return Obj(cls, [], [list(elements(vm, collection)), 0, text_of(collection) is not None])
 
 
+@primitive("Collection", "readStream")
+def _read_stream(vm: VM, rcv: Any) -> Obj:
+    """``ReadStream on: rcv`` (a stream over a String reads Strings back)."""
+    return _read_stream_on(vm, vm.classes["ReadStream"], rcv)
+
+
 def _write(vm: VM, stream: Obj, text: str) -> None:
     stream.data[0].append(text)
 
