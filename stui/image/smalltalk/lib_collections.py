@@ -631,11 +631,6 @@ def _equal(vm: VM, rcv: Any, other: Any) -> bool:
     return len(a) == len(b) and all(st_equal(vm, x, y) for x, y in zip(a, b, strict=True))
 
 
-@primitive("Collection", "hash")
-def _hash(vm: VM, rcv: Any) -> int:
-    return hash(rcv) & 0x3FFFFFFF
-
-
 @primitive("Collection", "copyWith:")
 def _copy_with(vm: VM, rcv: Any, value: Any) -> Any:
     if (

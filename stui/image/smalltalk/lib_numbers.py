@@ -96,11 +96,6 @@ def _ne(vm: VM, rcv: Any, arg: Any) -> bool:
     return not (is_number(arg) and rcv == arg)
 
 
-@primitive("Number", "hash")
-def _num_hash(vm: VM, rcv: Any) -> int:
-    return hash(rcv) & 0x3FFFFFFF
-
-
 def zero_divide(vm: VM, rcv: Any) -> Any:
     return vm.signal_error("ZeroDivide", None, dividend=rcv)
 
