@@ -77,6 +77,7 @@ from stui.repl.status_line import (
     PromptState,
     continuation_fragments,
     prompt_fragments,
+    session_label,
     toolbar_fragments,
 )
 from stui.repl.style import ReplLexer, repl_style
@@ -277,12 +278,9 @@ class Repl:
         if current is not None:
             try:
                 active = sup.active_session(current)
-                for record in sup.sessions(current):
-                    choices.append((record.session_id, record.name))
-                    if active is not None and record.session_id == active:
-                        label = record.name or record.session_id[:8]
-                if active is not None and not label:
-                    label = active[:8]
+                choices = [(record.session_id, record.name) for record in sup.sessions(current)]
+                if active is not None:
+                    label = session_label(active, dict(choices).get(active, ""))
             except StuiError:
                 pass
         return StatusSnapshot(images, current, label, choices)
