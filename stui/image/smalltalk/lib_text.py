@@ -11,7 +11,7 @@ import re
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from stui.image.smalltalk.lib_kernel import as_text, display_string, print_string, subscript_error
+from stui.image.smalltalk.lib_kernel import as_text, display_string, subscript_error
 from stui.image.smalltalk.library import primitive
 from stui.image.smalltalk.objects import Char, Kind, Obj, StClass, StString, check_length
 
@@ -576,11 +576,6 @@ def _is_all_digits(vm: VM, rcv: Any) -> bool:
 @primitive("String", "displayString")
 def _display_string(vm: VM, rcv: Any) -> StString:
     return StString(text_of(rcv) or "")
-
-
-@primitive("String", "printString")
-def _print_string(vm: VM, rcv: Any) -> StString:
-    return StString(print_string(vm, rcv))
 
 
 @primitive("Symbol", "value:", "cull:")
