@@ -34,6 +34,26 @@ def child_env(runtime_dir):
     return {**os.environ, "STUI_RUNTIME_DIR": str(runtime_dir)}
 
 
+async def freeze(image) -> None:
+    """Freeze `image` and wait until every thread of it has stopped: SIGSTOP lands asynchronously,
+    so without the wait a busy machine can let the image answer one more frame."""
+    image.freeze()
+    tasks = f"/proc/{image.pid}/task"
+    if not os.path.isdir(tasks):  # no procfs: nothing to wait on
+        return
+    with trio.fail_after(10):
+        while not all(_thread_state(tasks, t) in "Tt" for t in os.listdir(tasks)):
+            await trio.sleep(0.001)
+
+
+def _thread_state(tasks: str, tid: str) -> str:
+    try:
+        with open(f"{tasks}/{tid}/stat") as stat:
+            return stat.read().rpartition(")")[2].split()[0]
+    except OSError:  # the thread ended
+        return "T"
+
+
 async def evaluate(client: Client, source: str) -> str:
     opened = await client.request(CreateSession())
     result = await client.request(Evaluate(session_id=opened.session.session_id, source=source))
@@ -88,7 +108,7 @@ async def test_kill_leaves_a_stale_file_and_freeze_stops_answers(runtime_dir, zm
     try:
         client = Client(ZmqLink(zmq_context, image.zmq_address))
         await client.hello()
-        image.freeze()
+        await freeze(image)
         rid = await client.send(Ping(timestamp=1.0))
         with pytest.raises(trio.TooSlowError):
             await client.wait_for(rid, timeout=0.5)
