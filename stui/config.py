@@ -267,12 +267,11 @@ def _get(
     name: str,
 ) -> Any:
     value = table.get(key, default)
+    kinds = kind if isinstance(kind, tuple) else (kind,)
     # bool is an int in Python; a config `true` where a number belongs is still a mistake.
-    wrong_bool = isinstance(value, bool) and bool not in (
-        kind if isinstance(kind, tuple) else (kind,)
-    )
-    if not isinstance(value, kind) or wrong_bool:
-        expected = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+    wrong_bool = isinstance(value, bool) and bool not in kinds
+    if not isinstance(value, kinds) or wrong_bool:
+        expected = " or ".join(k.__name__ for k in kinds)
         raise ConfigError(
             f"{where}: [{name}] {key} must be {_article(expected)} {expected}, got {type(value).__name__} {value!r}"
         )
@@ -391,8 +390,7 @@ def _parse_image(table: dict[str, Any], where: str, index: int, source: Path | N
     )
     for required in ("name", "address"):
         if required not in table:
-            article = "an" if required[0] in "aeiou" else "a"
-            raise ConfigError(f"{where}: [{label}] needs {article} {required!r}")
+            raise ConfigError(f"{where}: [{label}] needs {_article(required)} {required!r}")
     name = _check_name(_get(table, "name", str, "", where, label), where, label, "name")
     label = f"images.{name}"
     address = _get(table, "address", str, "", where, label)
