@@ -27,6 +27,12 @@ answered (a Pong for an earlier Ping is not an answer: it is late and dropped). 
 A frozen image (SIGSTOP) that answered its last Ping just before freezing is declared lost when the
 `misses`-th following Ping times out, i.e. at most (misses + 1) * interval after it froze.
 
+Any frame from the image is a sign of life, as in Erlang's distribution ticks (net_ticktime): a Ping
+left unanswered for its interval is a miss only if nothing else came from the image in that time
+either (`Heartbeat.heard`). An image that keeps sending replies or transcript output while its Pongs
+queue behind them (every session busy, the machine saturated) is slow, reported WARNING, not lost;
+a killed or frozen one sends nothing and is declared lost exactly as before.
+
 The status machine is the table `TRANSITIONS`:
 
     UNKNOWN → CONNECTED → (RECONNECTING ↔ CONNECTED) → DISCONNECTED (clean stop) | FAILED (gave up)
@@ -109,6 +115,13 @@ class HeartbeatPolicy:
         self.health = ConnectionHealth.WARNING if late else ConnectionHealth.HEALTHY
         return self.health
 
+    def late_but_alive(self) -> ConnectionHealth:
+        """A Ping went unanswered for a whole interval, but the image sent something else meanwhile:
+        it is alive and slow. Returns the new health (WARNING); the count of misses starts over."""
+        self.missed = 0
+        self.health = ConnectionHealth.WARNING
+        return self.health
+
     def missed_one(self) -> ConnectionHealth:
         """A Ping went unanswered for a whole interval. Returns the new health."""
         self.missed += 1
@@ -141,6 +154,7 @@ class Heartbeat:
     """
 
     __slots__ = (
+        "_heard",
         "_on_health",
         "_on_lost",
         "_send_ping",
@@ -164,8 +178,14 @@ class Heartbeat:
         self._on_health = on_health
         self._on_lost = on_lost
         self._waiting = False
+        self._heard = False
         self._sent_at = 0.0
         self.stopped = False
+
+    def heard(self) -> None:
+        """Something (any frame) came from the image: called by the link for every frame it receives,
+        so it must stay this cheap."""
+        self._heard = True
 
     def stop(self) -> None:
         """No more firings and no more health reports (the link is gone). Idempotent."""
@@ -177,13 +197,17 @@ class Heartbeat:
             return None
         policy = self.policy
         if self._waiting:  # unanswered for a whole interval
-            health = policy.missed_one()
-            self._on_health(health, policy.rtt)
-            if policy.lost:
-                self.stopped = True
-                self._on_lost()
-                return None
+            if self._heard:  # ... but the image spoke meanwhile: slow, not gone
+                self._on_health(policy.late_but_alive(), policy.rtt)
+            else:
+                health = policy.missed_one()
+                self._on_health(health, policy.rtt)
+                if policy.lost:
+                    self.stopped = True
+                    self._on_lost()
+                    return None
         self._waiting = True
+        self._heard = False
         self._sent_at = now
         self._send_ping()
         return now + policy.interval

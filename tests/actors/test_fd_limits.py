@@ -1,0 +1,58 @@
+"""Running out of file descriptors is named as such (checked in a child process with a low limit)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from stui.actors.fd_limits import (
+    descriptors_exhausted,
+    fd_exhaustion_hint,
+    fd_limit,
+    open_fd_count,
+)
+
+pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="counts /proc/self/fd")
+
+
+def run_child(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_far_from_the_limit_there_is_nothing_to_say() -> None:
+    count = open_fd_count()
+    assert count is not None and count > 2  # stdin, stdout, stderr at least
+    assert fd_limit() is None or fd_limit() > count
+    assert not descriptors_exhausted()
+    assert fd_exhaustion_hint() == ""
+
+
+def test_at_the_limit_the_hint_names_the_numbers() -> None:
+    out = run_child(
+        """
+        import os, resource
+        from stui.actors.fd_limits import descriptors_exhausted, fd_exhaustion_hint, open_fd_count
+        limit = open_fd_count() + 40
+        resource.setrlimit(resource.RLIMIT_NOFILE, (limit, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+        print(repr(fd_exhaustion_hint()))
+        held = []
+        while not descriptors_exhausted():
+            held.append(os.open(os.devnull, os.O_RDONLY))
+        print(repr(fd_exhaustion_hint()))
+        os.close(held.pop())
+        print(descriptors_exhausted())
+        """
+    )
+    far, full, one_free = out.splitlines()
+    assert far == "''"
+    assert "file descriptors open" in full and "RLIMIT_NOFILE" in full and "ulimit -n" in full
+    assert one_free == "False"
