@@ -380,9 +380,18 @@ async def _main(
     launcher: LocalImageLauncher | None,
     on_start: Callable[[Repl], object] | None = None,
 ) -> int:
-    guest: TrioGuest[Backend] = TrioGuest()
-    loop = asyncio.get_running_loop()
     running: dict[str, Any] = {}
+
+    def on_background_error(exc: Exception) -> None:
+        # A task the REPL started without waiting for it (a history write, an interrupt, the event
+        # pumps) failed: say so where the user looks, and keep the traceback in the log.
+        logging.getLogger("stui.repl").error("background task failed", exc_info=exc)
+        repl = running.get("repl")
+        if repl is not None:
+            repl.notice(f"background task failed: {type(exc).__name__}: {exc}", "bad")
+
+    guest: TrioGuest[Backend] = TrioGuest(on_error=on_background_error)
+    loop = asyncio.get_running_loop()
 
     def on_sigint() -> None:
         repl = running.get("repl")

@@ -474,3 +474,18 @@ def test_library_warnings_go_to_the_log_file_not_across_the_screen(
     log = (stui_dirs / "data" / "stui.log").read_text()
     assert "session store: x failed" in log and "RuntimeError: disk on fire" in log
     assert logging.getLogger("stui").propagate  # restored after the run
+
+
+def test_a_failed_background_task_is_shown_not_swallowed(
+    images: dict[str, ImageProcess],
+) -> None:
+    """Work the REPL starts without waiting for it (history writes, interrupts, the event pumps) reports
+    its failure above the prompt; the REPL carries on."""
+
+    async def broken() -> None:
+        raise RuntimeError("the disk is on fire")
+
+    with ReplDriver(make_options(images, names=("alpha",), store=False)) as d:
+        d.call_in_loop(d.repl.guest.spawn, broken)
+        d.wait_for("background task failed: RuntimeError: the disk is on fire")
+        d.result("3 + 4", "7")
