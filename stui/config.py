@@ -322,7 +322,10 @@ def _parse_repl(table: dict[str, Any], where: str) -> ReplConfig:
         where,
         "repl",
     )
-    local = _get(table, "local_images", list, [], where, "repl")
+    # Defaults come from ReplConfig (the packaged default_config.toml spells out the same values and
+    # is merged in first, so they matter only to a caller passing a table of its own).
+    defaults = ReplConfig()
+    local = _get(table, "local_images", list, list(defaults.local_images), where, "repl")
     for item in local:
         if not isinstance(item, str):
             raise ConfigError(
@@ -331,13 +334,13 @@ def _parse_repl(table: dict[str, Any], where: str) -> ReplConfig:
         _check_name(item, where, "repl", "local_images entry")
     if len(set(local)) != len(local):
         raise ConfigError(f"{where}: [repl] local_images names an image twice")
-    default_image = _get(table, "default_image", str, "", where, "repl")
+    default_image = _get(table, "default_image", str, defaults.default_image, where, "repl")
     if default_image:
         _check_name(default_image, where, "repl", "default_image")
-    history_limit = _get(table, "history_limit", int, 1000, where, "repl")
+    history_limit = _get(table, "history_limit", int, defaults.history_limit, where, "repl")
     if history_limit < 0:
         raise ConfigError(f"{where}: [repl] history_limit must be >= 0, got {history_limit}")
-    editing_mode = _get(table, "editing_mode", str, "emacs", where, "repl")
+    editing_mode = _get(table, "editing_mode", str, defaults.editing_mode, where, "repl")
     if editing_mode not in ("emacs", "vi"):
         raise ConfigError(
             f'{where}: [repl] editing_mode must be "emacs" or "vi", got {editing_mode!r}'
@@ -345,12 +348,20 @@ def _parse_repl(table: dict[str, Any], where: str) -> ReplConfig:
     return ReplConfig(
         local_images=tuple(local),
         default_image=default_image,
-        eval_timeout=_number(table, "eval_timeout", 0.0, where, "repl", minimum=0.0, strict=False),
+        eval_timeout=_number(
+            table, "eval_timeout", defaults.eval_timeout, where, "repl", minimum=0.0, strict=False
+        ),
         complete_timeout=_number(
-            table, "complete_timeout", 0.5, where, "repl", minimum=0.0, strict=True
+            table,
+            "complete_timeout",
+            defaults.complete_timeout,
+            where,
+            "repl",
+            minimum=0.0,
+            strict=True,
         ),
         history_limit=history_limit,
-        toolbar=_get(table, "toolbar", bool, True, where, "repl"),
+        toolbar=_get(table, "toolbar", bool, defaults.toolbar, where, "repl"),
         editing_mode=editing_mode,
     )
 

@@ -8,7 +8,10 @@ import pytest
 
 from stui.config import (
     ConfigError,
+    ReplConfig,
+    StoreConfig,
     load_config,
+    parse_config,
     read_key_file,
     transport_for_address,
 )
@@ -37,6 +40,14 @@ def test_defaults_alone_start_two_local_images() -> None:
     assert config.repl.local_images == ("alpha", "beta")
     assert config.repl.complete_timeout == 0.5
     assert config.store.enabled and config.store.path is None
+
+
+def test_the_packaged_file_and_the_dataclass_defaults_agree() -> None:
+    """default_config.toml documents the defaults and ReplConfig/StoreConfig hold them: one must not
+    drift from the other, and a table without the keys gets the same values."""
+    assert load_config().repl == ReplConfig()
+    assert load_config().store == StoreConfig()
+    assert parse_config({}, None).repl == ReplConfig()
 
 
 def test_user_file_in_config_dir_is_found(_config_home: Path) -> None:
