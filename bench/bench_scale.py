@@ -16,14 +16,19 @@ Phases and what each reports:
    (all threads, ZeroMQ's I/O thread included) as % of one core (target < 10% at 1 s, 1,000 images),
    sampled every second; and any image that left CONNECTED (a false positive).
 4. busy: every image gets its own task sending sequential requests (`--busy-request eval|ping`) for
-   `--duration` s: aggregate requests/s and p50/p99 latency under that load.
+   `--duration` s: aggregate requests/s and p50/p99 latency under that load, and how many healthy
+   images were declared lost meanwhile. `--cpu-hogs K` also runs K processes that only burn CPU during
+   this phase, to saturate the machine on purpose (the case where heartbeats used to give false alarms).
 """
 
 from __future__ import annotations
 
 import math
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,7 +174,10 @@ async def _busy_phase(
     busy_cpu = CpuMeter()
     farm_cpu0 = farm.cpu_seconds()
     t_busy = time.perf_counter()
-    with progress(args.duration, "busy", enabled=run.show_progress, unit="s") as bar:
+    with (
+        _cpu_hogs(args.cpu_hogs),
+        progress(args.duration, "busy", enabled=run.show_progress, unit="s") as bar,
+    ):
         async with trio.open_nursery() as workers:
             for name in names:
                 workers.start_soon(worker, StackOps(sup, name))
@@ -190,6 +198,19 @@ async def _busy_phase(
     run.metric("client CPU while busy", busy_cpu_pct, "% of one core")
     if errors:
         run.note(f"{len(errors)} requests failed under load; first: {errors[0]}")
+
+
+@contextmanager
+def _cpu_hogs(count: int) -> Iterator[None]:
+    """`count` child processes that spin on the CPU until the block ends."""
+    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    try:
+        yield
+    finally:
+        for hog in hogs:
+            hog.kill()
+        for hog in hogs:
+            hog.wait()
 
 
 def _report_losses(run: Run, sup: Supervisor, log: EventLog, t_busy: float | None) -> None:
@@ -290,6 +311,12 @@ def main(argv: list[str] | None = None) -> int:
         "--busy-request", choices=("eval", "ping"), default="eval", help="request of the busy phase"
     )
     parser.add_argument("--skip-busy", action="store_true", help="no busy phase (idle cost only)")
+    parser.add_argument(
+        "--cpu-hogs",
+        type=int,
+        default=0,
+        help="processes that only burn CPU during the busy phase (saturates the machine)",
+    )
     parser.add_argument(
         "--shutdown-timeout",
         type=float,
