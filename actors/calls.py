@@ -36,15 +36,20 @@ __all__ = ["Call", "CallTable"]
 class Call:
     """One request in flight: the message, its id, and the slot its outcome lands in.
 
+    The slot is a one-shot wake-up rather than a `trio.Event`: the one caller that waits is rescheduled
+    directly by whoever completes or fails the call. An Event (with its ParkingLot and OrderedDict) per
+    call, plus the objects of `park()`, was most of what a round trip allocated outside the codec, and
+    every heartbeat Ping made one although nobody waits for it.
+
     Attributes:
         request_id: the id the request is sent with, and its reply carries.
         message: the request.
-        done: set once `reply` or `error` is.
+        finished: True once `reply` or `error` is set.
         on_done: called (synchronously, by whichever task completes or fails the call) once it is
             done; for calls nobody awaits, such as heartbeat Pings.
     """
 
-    __slots__ = ("done", "error", "message", "on_done", "reply", "request_id")
+    __slots__ = ("_waiter", "error", "finished", "message", "on_done", "reply", "request_id")
 
     def __init__(
         self,
@@ -54,25 +59,49 @@ class Call:
     ) -> None:
         self.request_id = request_id
         self.message = message
-        self.done = trio.Event()
+        self.finished = False
         self.reply: Reply | None = None
         self.error: Exception | None = None
         self.on_done = on_done
+        self._waiter: trio.lowlevel.Task | None = None
 
     def complete(self, reply: Reply) -> None:
-        if not self.done.is_set():
+        if not self.finished:
             self.reply = reply
             self._finish()
 
     def fail(self, error: Exception) -> None:
-        if not self.done.is_set():
+        if not self.finished:
             self.error = error
             self._finish()
 
     def _finish(self) -> None:
-        self.done.set()
+        self.finished = True
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            trio.lowlevel.reschedule(waiter)
         if self.on_done is not None:
             self.on_done(self)
+
+    async def wait(self) -> None:
+        """Wait until the call is finished. One task at a time.
+
+        Cancellation: a cancelled wait raises and leaves the call unfinished (its owner abandons it).
+        Once the call is finished the waiter is already rescheduled, so a cancellation arriving after
+        that cannot take the outcome away: the wait returns normally.
+        """
+        if self.finished:  # failed while being sent: one schedule point, nothing to lose
+            await trio.lowlevel.cancel_shielded_checkpoint()
+            return
+        if self._waiter is not None:
+            raise RuntimeError("another task is already waiting for this call")
+        self._waiter = trio.lowlevel.current_task()
+        await trio.lowlevel.wait_task_rescheduled(self._abort_wait)
+
+    def _abort_wait(self, _: object) -> trio.lowlevel.Abort:
+        self._waiter = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
 
 class CallTable:
@@ -143,7 +172,7 @@ class CallTable:
             # No cancel scope at all without a timeout: most calls (the REPL's, the bench's) have none.
             with contextlib.nullcontext() if timeout is None else trio.fail_after(timeout):
                 await send(call)
-                await call.done.wait()
+                await call.wait()
         except trio.TooSlowError:
             raise RequestTimeout(
                 f"{what}: no answer to {type(message).__name__} within {timeout} s"

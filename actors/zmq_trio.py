@@ -22,7 +22,7 @@ a benchmark, the connect wait in `open_transport`).
 
 `ZmqPump` solves the ownership problem of an actor, which must wait for incoming frames *and* send frames
 for other tasks at any moment. `ZmqPump.run()` is the owning task: it is the only code that calls into the
-socket. It sleeps in a `ParkingLot`, and two things wake it:
+socket. It sleeps (`trio.lowlevel.wait_task_rescheduled`, rescheduled directly), and two things wake it:
 
 * a *kick*: `await pump.send(parts)` appends to the outbox (waiting while it is full: backpressure) and
   unparks the owner; so does a receiver that frees space in a full inbox;
@@ -388,7 +388,9 @@ class ZmqPump:
         self._inbox_size = inbox_size
         self._out_space = trio.lowlevel.ParkingLot()
         self._in_ready = trio.lowlevel.ParkingLot()
-        self._owner_lot = trio.lowlevel.ParkingLot()  # the owner sleeps here
+        # The owner's task while it sleeps (None while it runs): a kick reschedules it directly.
+        self._sleeping_owner: trio.lowlevel.Task | None = None
+        self._abort_sleep = self._sleep_aborted  # one bound method, not one per sleep
         self._watcher_lot = trio.lowlevel.ParkingLot()  # the fd watcher waits here for the owner
         self._running = False
         self._closed = False
@@ -404,7 +406,23 @@ class ZmqPump:
     def _kick(self) -> None:
         # Wake the owner if it is asleep. If it is not asleep it is between two checkpoints of its
         # loop and will see the new state before it sleeps again.
-        self._owner_lot.unpark_all()
+        task = self._sleeping_owner
+        if task is not None:
+            self._sleeping_owner = None
+            trio.lowlevel.reschedule(task)
+
+    async def _sleep(self) -> None:
+        # The owner's idle wait, until a kick (or cancellation). Not a ParkingLot: an idle pump sleeps
+        # between two heartbeats, a second, so whatever one sleep allocates outlives the young GC
+        # generations; park() made twice the objects of a bare wait_task_rescheduled (its coroutine,
+        # an abort closure with its cell and tuple), and at a thousand links the collector tracing those
+        # survivors was a fifth of the client's heartbeat CPU.
+        self._sleeping_owner = trio.lowlevel.current_task()
+        await trio.lowlevel.wait_task_rescheduled(self._abort_sleep)
+
+    def _sleep_aborted(self, _: object) -> trio.lowlevel.Abort:
+        self._sleeping_owner = None
+        return trio.lowlevel.Abort.SUCCEEDED
 
     def close(self) -> None:
         """Stop the pump. Safe from any task; idempotent; not a checkpoint.
@@ -589,7 +607,7 @@ class ZmqPump:
                         if busy:
                             await trio.lowlevel.checkpoint()
                         elif not self._closed:
-                            await self._owner_lot.park()
+                            await self._sleep()
                 except zmq.ZMQError as exc:
                     error = exc
                 finally:
@@ -609,16 +627,16 @@ class ZmqPump:
 
     async def _watch_fd(self) -> None:
         # Waits on ZMQ_FD for the owner and makes no zmq call itself, so the owner stays the socket's
-        # only user. Waking the owner through a ParkingLot costs a third of cancelling its wait.
+        # only user. Rescheduling the owner costs a third of cancelling its wait.
         try:
             while True:
                 await trio.lowlevel.wait_readable(self.socket.fd)
-                self._owner_lot.unpark_all()
+                self._kick()
                 await self._watcher_lot.park()  # until the owner has consumed the notification
         except (trio.ClosedResourceError, trio.BusyResourceError) as exc:
             self._error = exc  # someone closed the socket or waits on its fd behind our back
             self._closed = True
-            self._owner_lot.unpark_all()
+            self._kick()
 
     def _exchange(self) -> bool:
         """Move frames between the deques and the socket without blocking.
