@@ -212,7 +212,13 @@ class _ImageServer:
         except BaseException:
             raw.close(linger=0)
             raise
-        router = RouterLoop(socket, self._zmq_message, outbox_size=_ZMQ_OUTBOX)
+        assert self._dispatcher is not None
+        router = RouterLoop(
+            socket,
+            self._zmq_message,
+            outbox_size=_ZMQ_OUTBOX,
+            on_round=self._dispatcher.new_round,
+        )
         self._router = router
         await nursery.start(router.run)
         return bound
@@ -225,9 +231,10 @@ class _ImageServer:
             dispatcher.stats.frames_dropped += 1
             return
         identity, data = parts
-        conn = dispatcher.connection_for(
-            ("zmq", identity), functools.partial(_zmq_deliver, router, identity)
-        )
+        key = ("zmq", identity)
+        conn = dispatcher.connections.get(key)  # known peers need no deliver callable built
+        if conn is None:
+            conn = dispatcher.connection_for(key, functools.partial(_zmq_deliver, router, identity))
         dispatcher.handle_frame(conn, data)
 
     # ----------------------------------------------------------------------------------------------
@@ -286,6 +293,7 @@ class _ImageServer:
                         # sent from here, saving the hand-off to the writer task; what requests
                         # running in tasks produce goes through the writer, in order.
                         outbox.inline = []
+                        dispatcher.new_round()  # get_message was a checkpoint
                         dispatcher.handle_frame(conn, message)
                         answers, outbox.inline = outbox.inline, None
                         for data in answers:
