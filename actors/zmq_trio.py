@@ -30,7 +30,8 @@ socket. It sleeps (`trio.lowlevel.wait_task_rescheduled`, rescheduled directly),
   when the fd fires, and then waits until the owner has looked at the socket before watching again. It
   makes no zmq call, so the owner stays the socket's only user. Or, when the pump is given a running
   `FdPoller`, that poller's one task watches the fds of many pumps (an epoll set, one-shot entries the
-  owner re-arms synchronously after each look): no watcher task and no watcher steps per pump.
+  owner re-arms synchronously after its look at the socket that follows a notification): no watcher
+  task and no watcher steps per pump.
 
 The owner then sends what it can, moves received messages into the inbox while it has room (when the
 inbox is full it stops reading, so ZeroMQ's own high-water marks push back on the peer), checks EVENTS
@@ -391,6 +392,7 @@ class ZmqPump:
         # The owner's task while it sleeps (None while it runs): a kick reschedules it directly.
         self._sleeping_owner: trio.lowlevel.Task | None = None
         self._abort_sleep = self._sleep_aborted  # one bound method, not one per sleep
+        self._fd_fired = False  # the poller reported the fd since the owner last re-armed it
         self._watcher_lot = trio.lowlevel.ParkingLot()  # the fd watcher waits here for the owner
         self._running = False
         self._closed = False
@@ -406,19 +408,21 @@ class ZmqPump:
     def _kick(self) -> None:
         # Wake the owner if it is asleep. If it is not asleep it is between two checkpoints of its
         # loop and will see the new state before it sleeps again.
+        #
+        # The owner sleeps in a bare wait_task_rescheduled, not a ParkingLot: an idle pump sleeps from
+        # one heartbeat to the next, a second, so whatever one sleep allocates outlives the young GC
+        # generations; park() made twice the objects (its coroutine, an abort closure with its cell and
+        # tuple), and at a thousand links the collector tracing those survivors was a fifth of the
+        # client's heartbeat CPU.
         task = self._sleeping_owner
         if task is not None:
             self._sleeping_owner = None
             trio.lowlevel.reschedule(task)
 
-    async def _sleep(self) -> None:
-        # The owner's idle wait, until a kick (or cancellation). Not a ParkingLot: an idle pump sleeps
-        # between two heartbeats, a second, so whatever one sleep allocates outlives the young GC
-        # generations; park() made twice the objects of a bare wait_task_rescheduled (its coroutine,
-        # an abort closure with its cell and tuple), and at a thousand links the collector tracing those
-        # survivors was a fifth of the client's heartbeat CPU.
-        self._sleeping_owner = trio.lowlevel.current_task()
-        await trio.lowlevel.wait_task_rescheduled(self._abort_sleep)
+    def _on_fd(self) -> None:
+        # The FdPoller saw the fd readable; its one-shot entry stays disarmed until the owner re-arms it.
+        self._fd_fired = True
+        self._kick()
 
     def _sleep_aborted(self, _: object) -> trio.lowlevel.Abort:
         self._sleeping_owner = None
@@ -591,23 +595,29 @@ class ZmqPump:
                 if poller is None:
                     nursery.start_soon(self._watch_fd)
                 else:
-                    poller.register(fd, self._kick)
+                    poller.register(fd, self._on_fd)
                 task_status.started()
                 try:
                     while not self._closed:
                         busy = self._exchange()
                         # The owner has looked at the socket since the fd last fired: watch it again.
+                        # (A poller entry that has not fired is still armed: a wake-up by a kick alone,
+                        # such as every heartbeat's Ping, needs no epoll_ctl.)
                         if poller is None:
                             self._watcher_lot.unpark_all()
-                        elif not poller.rearm(fd):
-                            self._error = TransportClosed(
-                                "the FdPoller watching this socket stopped"
-                            )
-                            break
+                        elif self._fd_fired:
+                            self._fd_fired = False
+                            if not poller.rearm(fd):
+                                self._error = TransportClosed(
+                                    "the FdPoller watching this socket stopped"
+                                )
+                                break
                         if busy:
                             await trio.lowlevel.checkpoint()
                         elif not self._closed:
-                            await self._sleep()
+                            # Inline, not a helper coroutine: one object fewer per sleep (see _kick).
+                            self._sleeping_owner = trio.lowlevel.current_task()
+                            await trio.lowlevel.wait_task_rescheduled(self._abort_sleep)
                 except zmq.ZMQError as exc:
                     error = exc
                 finally:
