@@ -22,7 +22,6 @@ No I/O here: the table only touches trio primitives, so it is exercised through 
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Awaitable, Callable
 
 import trio
@@ -152,7 +151,7 @@ class CallTable:
         Args:
             message: the request.
             timeout: seconds to wait (sending included); None waits until the call completes or fails.
-            what: names the image in the timeout's message.
+            what: the image's name, for the timeout's message (formatted only then).
             send: encodes the call and queues its frame on the link; it may instead fail the call
                 (`Call.fail` or `fail_all`), which the caller then sees.
 
@@ -169,13 +168,16 @@ class CallTable:
         call = Call(self.new_id(), message)
         self._pending[call.request_id] = call
         try:
-            # No cancel scope at all without a timeout: most calls (the REPL's, the bench's) have none.
-            with contextlib.nullcontext() if timeout is None else trio.fail_after(timeout):
+            if timeout is None:  # no cancel scope at all: most calls (the REPL's, the bench's)
                 await send(call)
                 await call.wait()
+            else:
+                with trio.fail_after(timeout):
+                    await send(call)
+                    await call.wait()
         except trio.TooSlowError:
             raise RequestTimeout(
-                f"{what}: no answer to {type(message).__name__} within {timeout} s"
+                f"image {what!r}: no answer to {type(message).__name__} within {timeout} s"
             ) from None
         finally:
             if self._pending.get(call.request_id) is call:

@@ -221,6 +221,9 @@ class ImageActor:
         self._zmq_context = zmq_context
         self._open_link_factory = open_link
         self._calls = CallTable()
+        # Bound once: every request, and every heartbeat's Ping, passes one of them.
+        self._send_call_fn = self._send_call
+        self._on_ping_done_fn = self._on_ping_done
         self._link_up = False  # a connection's reader is running and requests may be sent
         self._transport: Any = None  # the connection's transport while the link is up
         self._conn_scope: trio.CancelScope | None = None  # the connection's tasks
@@ -557,6 +560,8 @@ class ImageActor:
 
     def _dispatch(self, request_id: int, message: Any) -> None:
         match message:
+            case _ if isinstance(message, REPLY_TYPES):  # first: by far the most frequent
+                self._calls.complete(request_id, message)
             case TranscriptOutput(session_id=sid, text=text):
                 self._publish(
                     TranscriptReceived(
@@ -576,8 +581,6 @@ class ImageActor:
                 )
             case ImageShutdown(reason=reason):
                 self._lose_link(f"image shut down: {reason}")
-            case _ if isinstance(message, REPLY_TYPES):
-                self._calls.complete(request_id, message)
             case _:  # a Request from the image, or a control message: not for a client
                 self.bad_frames += 1
 
@@ -637,7 +640,7 @@ class ImageActor:
         transport = self._transport
         if transport is None or not self._link_up:
             return
-        call = self._calls.register(Ping(timestamp=time.time()), self._on_ping_done)
+        call = self._calls.register(Ping(timestamp=time.time()), self._on_ping_done_fn)
         self._ping_call = call
         send_nowait = getattr(transport, "send_nowait", None)
         if send_nowait is None:  # an embedder's transport: send from a task of the connection
@@ -739,7 +742,7 @@ class ImageActor:
     async def _send_and_wait(self, message: Request, timeout: float | None) -> Reply:
         if not self._link_up:
             raise ImageDisconnected(f"image {self.name!r} is not connected")
-        return await self._calls.call(message, timeout, f"image {self.name!r}", self._send_call)
+        return await self._calls.call(message, timeout, self.name, self._send_call_fn)
 
     def _session_for(self, session: str | None) -> str:
         sid = session or self.cache.active
@@ -782,7 +785,8 @@ class ImageActor:
         """
         sid = self._session_for(session)
         self._check_ready()
-        await self._persist(persistence.add_history, self.cache.image_id, sid, source)
+        if self._store is not None:  # no coroutine to make and await on the hot path without one
+            await self._persist(persistence.add_history, self.cache.image_id, sid, source)
         reply = await self.request(
             Evaluate(session_id=sid, source=source, mode=mode, time_budget=time_budget),
             timeout=timeout,
