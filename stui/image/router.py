@@ -153,22 +153,30 @@ class RouterLoop:
         return sent
 
     def _exchange(self) -> bool:
-        """One round: send what is queued; then receive, handle and send each answer at once.
+        """One round: send what is queued; receive and handle what is there; send the answers.
 
-        Returns True when the round stopped at `_BATCH` with work left (go again after a checkpoint),
-        False when ZMQ_EVENTS, asked after the round's last zmq call, says there is nothing to do (so
-        sleeping on the edge-triggered fd is safe). Asking EVENTS before each receive is cheaper than
-        a receive that fails: pyzmq builds a zmq.Again for it.
+        Returns True when there is work left for another round (after a checkpoint), False when
+        ZMQ_EVENTS, asked after the round's last zmq call, says there is nothing to do (so sleeping on
+        the edge-triggered fd is safe). Asking EVENTS before each receive is cheaper than a receive
+        that fails (pyzmq builds a zmq.Again for it). Frames that arrive while the answers are sent
+        wait for the next round, after the other tasks had their turn: a client that answers fast
+        must not keep the loop to itself (measured: a ping-ponging client then got ~8 round trips per
+        round, the evaluations of other sessions 35% less time).
         """
         sock = self.socket.socket
         outbox = self._outbox
         if self._on_round is not None:
             self._on_round()
         sent = self._flush(sock, _BATCH) if outbox else 0
-        for _ in range(_BATCH):
+        received = 0
+        while True:
             events = sock.get(_EVENTS)
             if not events & _POLLIN:
-                return bool(outbox) and (sent >= _BATCH or bool(events & _POLLOUT))
+                break
+            if received == _BATCH:
+                if outbox:
+                    self._flush(sock, _BATCH)
+                return True
             try:
                 # A ROUTER prefixes every message with the sender's identity: two parts at least.
                 parts = [sock.recv(_NOBLOCK), sock.recv(_NOBLOCK)]
@@ -176,7 +184,11 @@ class RouterLoop:
                     parts.append(sock.recv(_NOBLOCK))
             except zmq.Again:  # EVENTS said readable; never seen, but never spin on it either
                 return True
+            received += 1
             self._handle(parts)
-            if outbox and sent < _BATCH:
-                sent += self._flush(sock, _BATCH - sent)
-        return True
+        if outbox:
+            sent += self._flush(sock, _BATCH)
+            events = sock.get(_EVENTS)  # sending may have consumed the fd's notification
+            if events & _POLLIN:
+                return True
+        return bool(outbox) and (sent >= _BATCH or bool(events & _POLLOUT))
