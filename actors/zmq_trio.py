@@ -82,6 +82,7 @@ _EVENTS = int(zmq.EVENTS)
 _POLLIN = int(zmq.POLLIN)
 _POLLOUT = int(zmq.POLLOUT)
 _NOBLOCK = int(zmq.NOBLOCK)
+_RCVMORE = int(zmq.RCVMORE)
 
 
 def new_context(max_sockets: int = 65536) -> zmq.Context:
@@ -678,7 +679,11 @@ class ZmqPump:
         deliver = self._deliver
         while events & _POLLIN and len(inbox) < self._inbox_size and received < _BATCH:
             try:
-                received_parts = sock.recv_multipart(_NOBLOCK)
+                # recv_multipart by hand: it looks zmq.RCVMORE up (an enum) on every call. The
+                # other parts of a multipart message are all there once the first one is.
+                received_parts = [sock.recv(_NOBLOCK)]
+                while sock.get(_RCVMORE):
+                    received_parts.append(sock.recv(_NOBLOCK))
             except zmq.Again:  # pragma: no cover - EVENTS said there was one
                 break
             received += 1
