@@ -158,6 +158,8 @@ _SIGNED_FRAME_HEAD = b"\xa3" + cbor2.dumps("v")  # map(3), "v"
 _MSG_KEY = cbor2.dumps("msg")
 _SIG_KEY_AND_HEAD = cbor2.dumps("sig") + _head(2, SIGNATURE_SIZE)
 _BODY_KEY = cbor2.dumps("body")
+_SIG_TAIL_HEAD = _SIG_KEY_AND_HEAD  # "sig", then the head of a 32-byte string: 6 bytes
+assert len(_SIG_TAIL_HEAD) == 6 and SIGNATURE_SIZE == 32
 
 
 # --------------------------------------------------------------------------------------------------
@@ -269,6 +271,31 @@ def _plain_envelope(data: bytes) -> tuple[int, bytes, bytes | None] | None:
     indefinite lengths, trailing bytes, truncation, ...) returns None, and the caller takes the
     general path, which finds and names the problem.
     """
+    end = len(data)
+    # First the exact layout `encode` writes ("v" as a one-byte integer, then "msg", then "sig" if
+    # signed): a few slice compares instead of the loop below, which reads any key order. Anything
+    # else, including these bytes with a different verdict in mind, goes on to the loop.
+    if end > 10 and data[1:3] == b"\x61v" and data[3] < 24 and data[4:8] == b"\x63msg":
+        head = data[8]
+        if 0x40 <= head < 0x58:
+            start, stop = 9, 9 + head - 0x40
+        elif head == 0x58:
+            start, stop = 10, 10 + data[9]
+        elif head == 0x59:
+            start, stop = 11, 11 + (data[9] << 8 | data[10])
+        else:
+            start = stop = 0
+        if start:
+            if stop == end and data[0] == 0xA2:
+                return data[3], data[start:stop], None
+            if stop + 38 == end and data[0] == 0xA3 and data.startswith(_SIG_TAIL_HEAD, stop):
+                return data[3], data[start:stop], data[stop + 6 :]
+    return _any_order_envelope(data)
+
+
+def _any_order_envelope(data: bytes) -> tuple[int, bytes, bytes | None] | None:
+    """`_plain_envelope` without its fast path: the keys in any order, each head in any definite form.
+    (Separate so the tests can hold the fast path to it.)"""
     end = len(data)
     if end < 6 or (count := data[0]) not in (0xA2, 0xA3):
         return None
