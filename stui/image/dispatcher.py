@@ -27,7 +27,9 @@ Fairness against a flooding client: a connection may have at most `max_in_flight
 waiting or running, beyond which it gets `Error(InvalidRequest)` at once (cheap to produce); and the
 evaluations of one connection take turns on that connection's *slice lock* (FIFO), so every connection
 runs at most one slice per scheduling round however many evaluations it has started (an inline first
-slice needs the lock free, and the receiving task runs about one inline slice per round). ZeroMQ's ROUTER
+slice needs the lock free, and the receiving task runs about one inline slice per round); and every
+image of the trio run shares one `SliceGate` (stui.image.slice_gate), which bounds the slices run
+between two polls of the sockets, however many sessions are busy. ZeroMQ's ROUTER
 fair-queues incoming frames across peers, and every WebSocket has its own reading task, so a flood of
 cheap requests cannot hide the frames of other clients either.
 
@@ -62,6 +64,7 @@ from stui.image.client_state import (
 )
 from stui.image.config import ImageServerConfig
 from stui.image.sessions import Session, SessionLimitReached, SessionTable
+from stui.image.slice_gate import slice_gate
 from stui.image.smalltalk import Failure, SmalltalkImage, Success
 from stui.image.smalltalk.evaluation import Evaluation
 from stui.protocol import (
@@ -150,6 +153,8 @@ class RequestDispatcher:
         self._by_client_id: dict[str, ClientConnection] = {}
         # Seconds of Smalltalk the receiving task may still run inline before its next checkpoint.
         self._inline_left = config.slice_seconds
+        # Shared by every image of this trio run: bounds the slices run between two I/O polls.
+        self._gate = slice_gate(config.slice_seconds)
 
     # ----------------------------------------------------------------------------------------------
     # Entry points for the transports
@@ -511,6 +516,7 @@ class RequestDispatcher:
                 isinstance(msg, Evaluate)
                 and self._inline_left > 0
                 and not conn.slice_lock.locked()
+                and not self._gate.waiting()
             ):
                 run = self._first_slice_inline(conn, rid, msg, session, record)
                 if run is None:  # finished and answered
@@ -530,9 +536,8 @@ class RequestDispatcher:
         try:
             budget = msg.time_budget if msg.time_budget is not None else self.config.eval_time_budget
             run = self._begin(session, record, msg.source, budget)
-            before = time.perf_counter()
             outcome = self._slice(conn, rid, record, run)
-            self._inline_left -= time.perf_counter() - before
+            self._inline_left -= run.last_slice
             if outcome is None:
                 return run
             reply = _eval_reply(self._ended(record, run, outcome))
@@ -602,7 +607,9 @@ class RequestDispatcher:
 
         An evaluation past its budget is interrupted, to finish at its next slice.
         """
+        before = time.perf_counter()
         outcome = run.evaluation.resume(slice_seconds=self.config.slice_seconds)
+        run.last_slice = time.perf_counter() - before
         pending = run.pending
         if pending:
             text = "".join(pending)
@@ -649,14 +656,21 @@ class RequestDispatcher:
         if run is None:
             await record.turn.wait()
             run = self._begin(session, record, source, budget, depth)
-        while True:
-            # Acquiring the slice lock is always a checkpoint (trio's Lock yields even when free),
-            # so everything else runs between two slices; its FIFO hand-off makes the evaluations
-            # of one connection take turns instead of each taking a slice per round.
-            async with conn.slice_lock:
-                outcome = self._slice(conn, rid, record, run)
-            if outcome is not None:
-                return self._ended(record, run, outcome)
+        gate = self._gate
+        try:
+            while True:
+                # Acquiring the slice lock is always a checkpoint (trio's Lock yields even when
+                # free), so everything else runs between two slices; its FIFO hand-off makes the
+                # evaluations of one connection take turns instead of each taking a slice per round.
+                # The gate then bounds the slices of all images per round (stui.image.slice_gate).
+                async with conn.slice_lock:
+                    await gate.turn()
+                    outcome = self._slice(conn, rid, record, run)
+                    gate.charge(run.last_slice)
+                if outcome is not None:
+                    return self._ended(record, run, outcome)
+        finally:
+            gate.leave()
 
     async def _evaluate(
         self,
@@ -737,6 +751,7 @@ class _Run:
     started: float
     deadline: float
     budget: float
+    last_slice: float = 0.0  # seconds its last slice took
 
 
 def _eval_reply(result: tuple[Any, float] | Error) -> EvalResult | Error:
