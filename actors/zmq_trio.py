@@ -591,6 +591,7 @@ class ZmqPump:
         self._running = True
         error: BaseException | None = None
         poller, fd = self._poller, self.socket.fd
+        owner = trio.lowlevel.current_task()
         try:
             async with trio.open_nursery() as nursery:
                 if poller is None:
@@ -617,7 +618,7 @@ class ZmqPump:
                             await trio.lowlevel.checkpoint()
                         elif not self._closed:
                             # Inline, not a helper coroutine: one object fewer per sleep (see _kick).
-                            self._sleeping_owner = trio.lowlevel.current_task()
+                            self._sleeping_owner = owner
                             await trio.lowlevel.wait_task_rescheduled(self._abort_sleep)
                 except zmq.ZMQError as exc:
                     error = exc
