@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import random
 import socket
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import pytest
 import trio
+import trio.testing
 import zmq
 from stui.actors.errors import TransportClosed
 from stui.actors.zmq_trio import (
@@ -592,3 +593,61 @@ async def test_pumps_sharing_an_fd_poller_run_without_watcher_tasks(ctx: zmq.Con
             with pytest.raises(TransportClosed):
                 poller.register(12345, lambda: None)
             outer.cancel_scope.cancel()
+
+
+@pytest.mark.skipif(not FdPoller.available(), reason="FdPoller needs epoll")
+async def test_pump_on_a_poller_rearms_only_after_a_notification(ctx: zmq.Context) -> None:
+    """The heartbeat pattern: the dealer sends (a wake-up by a kick alone, which leaves the poller's
+    one-shot entry armed and re-arms nothing), and the answer comes later, when the owner sleeps
+    again; so do frames nobody asked for. Every one must still wake the owner, and the entry is
+    re-armed once per notification, not once per look at the socket."""
+    poller = FdPoller()
+    rearms = notifications = 0
+    real_rearm, real_register = poller.rearm, poller.register
+
+    def counting_rearm(fd: int) -> bool:
+        nonlocal rearms
+        rearms += 1
+        return real_rearm(fd)
+
+    def counting_register(fd: int, wake: Callable[[], None]) -> None:
+        def counted() -> None:
+            nonlocal notifications
+            notifications += 1
+            wake()
+
+        real_register(fd, counted)
+
+    poller.rearm = counting_rearm  # type: ignore[method-assign]
+    poller.register = counting_register  # type: ignore[method-assign]
+    router, dealer = router_dealer(ctx)
+    dpump = ZmqPump(dealer, poller=poller)
+    got: list[list[bytes]] = []
+    async with trio.open_nursery() as nursery:
+        await nursery.start(poller.run)
+        await nursery.start(dpump.run)
+        nursery.start_soon(dpump.deliver_to, got.append)
+        rounds = 20
+        for i in range(rounds):
+            dpump.send_nowait([b"ping %d" % i])
+            ident, payload = await router.recv_multipart()
+            assert payload == b"ping %d" % i
+            await trio.testing.wait_all_tasks_blocked()  # the dealer's owner is asleep again
+            await router.send_multipart([ident, b"pong %d" % i])
+            with trio.fail_after(5):
+                while len(got) < i + 1:
+                    await trio.sleep(0.001)
+        for i in range(5):  # unsolicited frames
+            await router.send_multipart([ident, b"event %d" % i])
+        with trio.fail_after(5):
+            while len(got) < rounds + 5:
+                await trio.sleep(0.001)
+        assert got == [[b"pong %d" % i] for i in range(rounds)] + [
+            [b"event %d" % i] for i in range(5)
+        ]
+        # One re-arm per notification (a reply or an event), none for the wake-ups by a send: looking
+        # at the socket after every wake-up would have re-armed more than twice per round.
+        assert rearms <= notifications
+        assert rearms < 2 * rounds
+        nursery.cancel_scope.cancel()
+    router.close()
