@@ -108,6 +108,15 @@ def new_context(max_sockets: int = 65536) -> zmq.Context:
     return ctx
 
 
+def _recv_parts(sock: zmq.Socket) -> list[bytes]:
+    # recv_multipart without its per-call lookup of zmq.RCVMORE (an enum). The other parts of a
+    # multipart message are all there once the first one is.
+    parts = [sock.recv(_NOBLOCK)]
+    while sock.get(_RCVMORE):
+        parts.append(sock.recv(_NOBLOCK))
+    return parts
+
+
 def _closed_error(exc: BaseException | None, what: str) -> TransportClosed:
     err = TransportClosed(f"{what} is closed" if exc is None else f"{what} failed: {exc}")
     err.__cause__ = exc
@@ -252,7 +261,7 @@ class ZmqSocket:
             while True:
                 if int(sock.getsockopt(_EVENTS)) & _POLLIN:
                     try:
-                        parts = sock.recv_multipart(_NOBLOCK)
+                        parts = _recv_parts(sock)
                         break
                     except zmq.Again:  # pragma: no cover - EVENTS said there was one
                         continue
@@ -680,11 +689,7 @@ class ZmqPump:
         deliver = self._deliver
         while events & _POLLIN and len(inbox) < self._inbox_size and received < _BATCH:
             try:
-                # recv_multipart by hand: it looks zmq.RCVMORE up (an enum) on every call. The
-                # other parts of a multipart message are all there once the first one is.
-                received_parts = [sock.recv(_NOBLOCK)]
-                while sock.get(_RCVMORE):
-                    received_parts.append(sock.recv(_NOBLOCK))
+                received_parts = _recv_parts(sock)
             except zmq.Again:  # pragma: no cover - EVENTS said there was one
                 break
             received += 1
