@@ -541,6 +541,10 @@ class ImageActor:
     def _on_message(self, data: bytes | RemoteProtocolError) -> None:
         """One message from the image: decode it (never trusting it) and dispatch it. Synchronous, and
         never raises for anything the image sent: it may run inside the transport's own task."""
+        # Any frame is a sign of life: late Pongs from an image that answers requests mean slow, not gone.
+        heartbeat = self._heartbeat
+        if heartbeat is not None:
+            heartbeat.heard()
         if isinstance(data, RemoteProtocolError):  # e.g. a text WebSocket message
             self.bad_frames += 1
             log.debug("image %s: bad message dropped: %s", self.name, data)
