@@ -5,6 +5,11 @@ from __future__ import annotations
 import trio
 from stui.actors.heartbeat import Heartbeat, HeartbeatPolicy, HeartbeatScheduler
 from stui.protocol import ConnectionHealth as H
+from stui.protocol import ConnectionStatus as S
+from stui.protocol import Ping
+
+from .fake_image import FakeImage
+from .test_image_actor import actor_on
 
 
 class ChattyLink:
@@ -73,3 +78,37 @@ async def test_a_frame_before_the_ping_went_out_is_no_answer_to_it(autojump_cloc
         await link.lost.wait()
         n.cancel_scope.cancel()
     assert link.seen == [H.WARNING, H.CRITICAL]
+
+
+# -- through a real actor and link -------------------------------------------------------------------
+
+
+class PingDeafImage(FakeImage):
+    """Answers everything except Pings once `deaf` is set: its Pongs are stuck behind work, say."""
+
+    deaf = False
+
+    async def _handle(self, link, nursery, conn, rid, msg):  # type: ignore[no-untyped-def]
+        if self.deaf and isinstance(msg, Ping):
+            return
+        await super()._handle(link, nursery, conn, rid, msg)
+
+
+async def test_an_image_that_answers_requests_but_no_pings_stays_connected_until_it_falls_silent(
+    nursery, autojump_clock
+) -> None:
+    fake = PingDeafImage(nursery)
+    interval, misses = 1.0, 3
+    async with actor_on(fake, interval=interval, misses=misses) as (actor, _):
+        await trio.sleep(2.5)
+        assert actor.link.health is H.HEALTHY
+        fake.deaf = True
+        for _ in range(20):  # ten intervals without a Pong, but a reply every half interval
+            assert (await actor.evaluate("1 + 1")).print_string == "2"
+            await trio.sleep(0.5)
+        assert actor.link.status is S.CONNECTED
+        assert actor.link.health is H.WARNING
+        silent_at = trio.current_time()
+        while actor.link.status is S.CONNECTED:
+            await trio.sleep(0.05)
+        assert trio.current_time() - silent_at <= (misses + 1) * interval
