@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from stui.image.smalltalk.runtime import VM
@@ -34,6 +35,8 @@ class SmalltalkImage:
         self.print_limit = print_limit
         self.handle_limit = handle_limit
         self.vm = VM(name, max_depth)
+        #: Idle evaluation greenlets, per thread (stui.image.smalltalk.evaluation keeps them).
+        self.idle_workers = threading.local()
 
     def new_workspace(self) -> Workspace:
         """A fresh workspace (one per session)."""
