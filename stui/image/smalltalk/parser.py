@@ -75,7 +75,11 @@ class Parser:
         return t
 
     def at(self, kind: TokenKind, value: object = None) -> bool:
-        """True if the current token is of *kind* (and has *value*, when given)."""
+        """True if the current token is of *kind* (and has *value*, when given).
+
+        The rules on every expression's path test ``self.tokens[self.i].kind`` themselves: this
+        call was a fifth of the parse of a typical do-it.
+        """
         t = self.tokens[self.i]
         return t.kind is kind and (value is None or t.value == value)
 
@@ -140,6 +144,9 @@ class Parser:
 
     def temporaries(self) -> tuple[str, ...]:
         """temporaries : '|' IDENT* '|'"""
+        kind = self.tokens[self.i].kind
+        if kind is not K.BAR and kind is not K.BINARY:
+            return ()
         if self.at(K.BINARY, "||"):
             self.advance()
             return ()
@@ -155,19 +162,20 @@ class Parser:
     def statements(self) -> tuple[Statement, ...]:
         """statements : (statement ('.'+ statement)*)? '.'*"""
         stmts: list[Statement] = []
-        while self.at(K.PERIOD):
-            self.advance()
-        while not self.at(K.EOF) and not self.at(K.RBRACKET) and not self.at(K.RBRACE):
+        tokens = self.tokens
+        while tokens[self.i].kind is K.PERIOD:
+            self.i += 1
+        while tokens[self.i].kind not in _STATEMENTS_END:
             stmts.append(self.statement())
-            if not self.at(K.PERIOD):
+            if tokens[self.i].kind is not K.PERIOD:
                 break
-            while self.at(K.PERIOD):
-                self.advance()
+            while tokens[self.i].kind is K.PERIOD:
+                self.i += 1
         return tuple(stmts)
 
     def statement(self) -> Statement:
         """statement : '^' expression | expression"""
-        if self.at(K.CARET):
+        if self.tokens[self.i].kind is K.CARET:
             start = self.advance().start
             value = self.expression()
             return Return(value, (start, value.span[1]))
@@ -177,10 +185,9 @@ class Parser:
 
     def expression(self) -> Expr:
         """expression : IDENT ':=' expression | cascade"""
-        t = self.tok
+        t = self.tokens[self.i]
         if t.kind is K.IDENTIFIER and self.tokens[self.i + 1].kind is K.ASSIGN:
-            self.advance()
-            self.advance()
+            self.i += 2
             value = self.expression()
             return Assign(str(t.value), value, (t.start, value.span[1]))
         return self.cascade()
@@ -188,7 +195,7 @@ class Parser:
     def cascade(self) -> Expr:
         """cascade : keyword_send (';' message)*"""
         first = self.keyword_send()
-        if not self.at(K.SEMICOLON):
+        if self.tokens[self.i].kind is not K.SEMICOLON:
             return first
         if not isinstance(first, Send):
             raise self.error("Message expected")
@@ -221,7 +228,7 @@ class Parser:
     def keyword_send(self) -> Expr:
         """keyword_send : binary_send (KEYWORD binary_send)*"""
         receiver = self.binary_send()
-        if not self.at(K.KEYWORD):
+        if self.tokens[self.i].kind is not K.KEYWORD:
             return receiver
         parts, args = [], []
         while self.at(K.KEYWORD):
@@ -238,7 +245,8 @@ class Parser:
     def binary_send(self) -> Expr:
         """binary_send : unary_send (binop unary_send)*"""
         receiver = self.unary_send()
-        while self.at(K.BINARY) or self.at(K.BAR):
+        tokens = self.tokens
+        while tokens[self.i].kind in _BINARY_OPERATORS:
             op = str(self.advance().value)
             arg = self.unary_send_or_error()
             receiver = Send(receiver, op, (arg,), (receiver.span[0], arg.span[1]))
@@ -253,15 +261,15 @@ class Parser:
     def unary_send(self) -> Expr:
         """unary_send : primary IDENT*"""
         receiver = self.primary()
-        while self.at(K.IDENTIFIER):
-            t = self.advance()
+        tokens = self.tokens
+        while (t := tokens[self.i]).kind is K.IDENTIFIER:
+            self.i += 1
             receiver = Send(receiver, str(t.value), (), (receiver.span[0], t.end))
         return receiver
 
     def starts_primary(self) -> bool:
         """True if a primary (operand) starts at the current token."""
-        t = self.tok
-        if t.kind in _PRIMARY_START:
+        if self.tokens[self.i].kind in _PRIMARY_START:
             return True
         return self.negative_number_ahead()
 
@@ -275,8 +283,18 @@ class Parser:
 
     def primary(self) -> Expr:
         """primary : literal | IDENT | block | '(' expression ')' | '{' statements '}'"""
-        t = self.tok
-        match t.kind:
+        t = self.tokens[self.i]
+        kind = t.kind
+        if kind is K.IDENTIFIER:  # the commonest, ahead of the match
+            self.i += 1
+            name = str(t.value)
+            if name in _CONSTANTS:
+                return Literal(_CONSTANTS[name], (t.start, t.end))
+            return Variable(name, (t.start, t.end))
+        if kind is K.NUMBER:
+            self.i += 1
+            return Literal(t.value, (t.start, t.end))  # type: ignore[arg-type]
+        match kind:
             case K.IDENTIFIER:
                 self.advance()
                 name = str(t.value)
@@ -406,17 +424,19 @@ class Parser:
 
 
 _CONSTANTS: dict[str, LiteralValue] = {"nil": None, "true": True, "false": False}
-_PRIMARY_START = frozenset(
-    {
-        K.IDENTIFIER,
-        K.NUMBER,
-        K.STRING,
-        K.SYMBOL,
-        K.CHARACTER,
-        K.LITERAL_ARRAY,
-        K.BYTE_ARRAY,
-        K.LBRACKET,
-        K.LPAREN,
-        K.LBRACE,
-    }
+# Tuples, not frozensets: `in` on a tuple compares enum members by identity, while hashing one runs
+# Enum.__hash__ in Python.
+_PRIMARY_START = (
+    K.IDENTIFIER,
+    K.NUMBER,
+    K.STRING,
+    K.SYMBOL,
+    K.CHARACTER,
+    K.LITERAL_ARRAY,
+    K.BYTE_ARRAY,
+    K.LBRACKET,
+    K.LPAREN,
+    K.LBRACE,
 )
+_STATEMENTS_END = (K.EOF, K.RBRACKET, K.RBRACE)
+_BINARY_OPERATORS = (K.BINARY, K.BAR)
