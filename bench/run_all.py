@@ -37,6 +37,11 @@ SETS: dict[str, list[tuple[str, str, list[str]]]] = {
         ("scale-100", "bench_scale.py", ["--images", "100", "--duration", "5"]),
         ("scale-1000", "bench_scale.py", ["--images", "1000", "--duration", "10"]),
         (
+            "scale-1000-saturated",
+            "bench_scale.py",
+            ["--images", "1000", "--duration", "10", "--cpu-hogs", "4"],
+        ),
+        (
             "scale-1000-ws",
             "bench_scale.py",
             ["--images", "1000", "--duration", "5", "--transport", "ws"],
