@@ -41,6 +41,9 @@ __all__ = ("SMALL_MAX", "SMALL_MIN", "VM")
 SMALL_MAX = 2**60 - 1
 SMALL_MIN = -(2**60)
 TICKS_PER_CLOCK_CHECK = 64
+#: Parsed do-its kept by source text (`VM.doit_trees`), and the longest source kept.
+DOIT_TREES = 256
+DOIT_TREE_MAX_SOURCE = 4096
 UNWIND_GRACE = 0.05  # seconds the ensure: blocks of an interrupted evaluation get to finish
 
 # name, superclass, instance variables, kind (None: inherit), category
@@ -168,6 +171,13 @@ class VM:
         #: the method that sent `subclassResponsibility` last (see Compiler.send)
         self.overridable_selector = "DoIt"
         self.random = random.Random()  # this image's generator (atRandom, Random new)
+        # Syntax trees of recent do-its, by source text. Only parsing is cached, never compiling:
+        # parsing is a pure function of the text and the tree is immutable (frozen nodes, tuples,
+        # immutable literal values), while what a name means (temporary, workspace variable,
+        # global, class, undeclared) and which method a send finds are decided by the compiler and
+        # the sends, afresh for every evaluation. A client that repeats a do-it (a REPL user, a
+        # tool polling `Smalltalk at: #Foo`) saves lexing and parsing; oldest entries go first.
+        self.doit_trees: dict[str, Any] = {}
         self._bootstrap()
 
     # -- classes ------------------------------------------------------------------------------------
@@ -527,7 +537,14 @@ class VM:
             SmalltalkSyntaxError: the source does not parse or compile.
         """
 
-        node = parse_doit(source)
+        trees = self.doit_trees
+        node = trees.get(source)
+        if node is None:
+            node = parse_doit(source)
+            if len(source) <= DOIT_TREE_MAX_SOURCE:
+                if len(trees) >= DOIT_TREES:
+                    del trees[next(iter(trees))]  # the oldest entry
+                trees[source] = node
         return Compiler(self, None, workspace).compile(node)
 
 
