@@ -44,6 +44,7 @@ from stui.protocol import RemoteProtocolError
 
 from .errors import MessageTooLarge, TransportClosed, TransportConnectError, UnsupportedAddress
 from .exception_groups import collapse_single_group
+from .fd_limits import descriptors_exhausted, fd_exhaustion_hint
 from .websocket import WsTransport, open_ws_transport, receive_loop
 from .zmq_trio import DEFAULT_MAX_MESSAGE_SIZE, FdPoller, ZmqPump, ZmqSocket, new_context
 
@@ -326,6 +327,10 @@ def memory_transport_pair(
     )
 
 
+def _with_hint(message: str, hint: str) -> str:
+    return f"{message}: {hint}" if hint else message
+
+
 async def _run_pump(pump: ZmqPump, *, task_status: trio.TaskStatus[None]) -> None:
     # A socket failure (context terminated) is stored in the pump and raised by every later send and
     # receive as TransportClosed; it must not also crash the caller's `async with` body.
@@ -349,7 +354,9 @@ async def _open_zmq(
         try:
             zsock = ZmqSocket(ctx.socket(zmq.DEALER), max_message_size=max_message_size)
         except zmq.ZMQError as exc:  # too many sockets, fd limit, terminated context
-            raise TransportConnectError(f"cannot create a ZeroMQ socket: {exc}") from exc
+            raise TransportConnectError(
+                _with_hint(f"cannot create a ZeroMQ socket: {exc}", fd_exhaustion_hint())
+            ) from exc
         try:
             sock = zsock.socket
             sock.setsockopt(zmq.IMMEDIATE, 1)
@@ -365,13 +372,24 @@ async def _open_zmq(
                         f"ZeroMQ cannot connect to {address!r}: {exc}"
                     ) from exc
                 raise TransportConnectError(f"cannot connect to {address!r}: {exc}") from exc
+            if not address.startswith("inproc://") and descriptors_exhausted():
+                # libzmq would retry opening the connection's socket silently until the timeout.
+                raise TransportConnectError(
+                    _with_hint(
+                        f"cannot connect to {address}: no file descriptor left for the connection",
+                        fd_exhaustion_hint(),
+                    )
+                )
             if connect_timeout is not None:
                 # With IMMEDIATE=1 a DEALER is writable only once a connection is established.
                 with trio.move_on_after(connect_timeout):
                     await zsock.wait_for(zmq.POLLOUT)
                 if not zsock.socket.getsockopt(zmq.EVENTS) & zmq.POLLOUT:
                     raise TransportConnectError(
-                        f"no connection to {address} within {connect_timeout} s"
+                        _with_hint(
+                            f"no connection to {address} within {connect_timeout} s",
+                            fd_exhaustion_hint(),
+                        )
                     )
             pump = ZmqPump(zsock, outbox_size=HWM, inbox_size=HWM, poller=zmq_poller)
         except BaseException:

@@ -56,3 +56,52 @@ def test_at_the_limit_the_hint_names_the_numbers() -> None:
     assert far == "''"
     assert "file descriptors open" in full and "RLIMIT_NOFILE" in full and "ulimit -n" in full
     assert one_free == "False"
+
+
+def test_a_connect_with_no_descriptor_left_fails_at_once_and_says_why() -> None:
+    """With the last descriptor gone to the DEALER itself, libzmq could only retry its TCP connection
+    silently until the timeout; the transport refuses at once and names the limit. With none left at
+    all, creating the socket fails, also naming the limit."""
+    out = run_child(
+        """
+        import os, resource, trio, zmq
+        from stui.actors.errors import TransportConnectError
+        from stui.actors.fd_limits import descriptors_exhausted
+        from stui.actors.transport import open_transport
+        from stui.actors.zmq_trio import new_context
+
+        ctx = new_context()
+        router = ctx.socket(zmq.ROUTER)
+        router.setsockopt(zmq.LINGER, 0)
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        address = f"tcp://127.0.0.1:{port}"
+
+        async def connect():
+            try:
+                async with open_transport(address, zmq_context=ctx, connect_timeout=60):
+                    return "connected"
+            except TransportConnectError as exc:
+                return str(exc)
+
+        async def main():
+            assert await connect() == "connected"  # with room, it works
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 4096), hard))
+            held = []
+            while not descriptors_exhausted():
+                held.append(os.open(os.devnull, os.O_RDONLY))
+            os.close(held.pop())  # exactly one left: enough for the DEALER, none for its connection
+            try:
+                return await connect()
+            finally:
+                for fd in held:
+                    os.close(fd)
+
+        print(trio.run(main))
+        router.close()
+        ctx.term()
+        """
+    )
+    message = out.strip()
+    assert "no file descriptor left for the connection" in message
+    assert "file descriptors open (RLIMIT_NOFILE" in message
