@@ -146,6 +146,9 @@ class _Slot:
     restarts: int = 0
     stopping: bool = False
     serving: bool = False  # an actor's serve() is running (else the slot waits to restart one)
+    #: (image id, active session, notes) last written to the store by a switch: an unchanged context
+    #: is not written again, so flipping between images costs no disk write until something changed.
+    persisted_context: tuple[str, str | None, tuple[tuple[str, str], ...]] | None = None
 
     @property
     def name(self) -> str:
@@ -636,7 +639,14 @@ class Supervisor:
         old = self._slots.get(self._current) if self._current is not None else None
         if preserve_context and old is not None and old is not target:
             saved = old.cache.preserve(now=time.time())
-            await self._persist(persistence.save_context, old.cache.image_id, saved)
+            key = (old.cache.image_id, saved.active_session, saved.notes)
+            if self.store is not None and key != old.persisted_context:
+                try:
+                    await persistence.save_context(self.store, old.cache.image_id, saved)
+                except Exception:
+                    log.warning("session store: save_context failed", exc_info=True)
+                else:
+                    old.persisted_context = key
         if preserve_context:
             if target.cache.saved is None and target.cache.active and target.cache.image_id:
                 loaded = await self._persist(

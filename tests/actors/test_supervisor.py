@@ -504,3 +504,37 @@ async def test_images_that_do_not_stop_in_time_are_cancelled_together(
         if isinstance(e, ImageStatusChanged) and e.new is S.DISCONNECTED
     }
     assert stopped == {f.name for f in fakes}
+
+
+async def test_switching_back_and_forth_writes_a_context_only_when_it_changed(nursery):
+    # Real time: the store works in a worker thread.
+    from stui.sessions import open_session_store
+
+    alpha, beta = FakeImage(nursery, name="alpha"), FakeImage(nursery, name="beta")
+    async with open_session_store(":memory:") as store:
+        writes: list[tuple[str, str]] = []
+        save = store.save_session_state
+
+        async def counting_save(image_id, session_id, state):
+            writes.append((image_id, session_id))
+            return await save(image_id, session_id, state)
+
+        store.save_session_state = counting_save
+        config = SupervisorConfig(client_id="me", connect_timeout=2.0, reconnect_initial=0.1)
+        async with open_supervisor(config, store=store) as sup:
+            await connect_fake(sup, alpha)
+            await connect_fake(sup, beta)
+            await sup.switch("alpha")
+            main = sup.active_session()
+            await sup.evaluate("6 * 7")
+            for _ in range(5):
+                await sup.switch("beta")
+                await sup.switch("alpha")
+            # alpha's context was written once, beta's (empty notes) once: nothing changed after
+            assert [image_id for image_id, _ in writes] == ["img-alpha", "img-beta"]
+            assert writes[0] == ("img-alpha", main)
+            await sup.evaluate("1 + 1")
+            await sup.switch("beta")
+            assert writes[-1] == ("img-alpha", main) and len(writes) == 3
+            state = await store.load_session_state("img-alpha", main)
+            assert state["notes"] == {"last_result": "2", "last_source": "1 + 1"}

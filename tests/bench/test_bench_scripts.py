@@ -130,10 +130,11 @@ def test_failure_declares_the_frozen_image_lost_and_reconnects_it(
 def test_switch_times_each_phase(runs: dict[str, ScriptRun]) -> None:
     doc = runs["switch"].result()
     latency = doc["results"]["latency"]
-    assert set(latency) == {"switch", "switch+store", "switch+eval"}
+    assert set(latency) == {"switch", "switch+store", "switch+write", "switch+eval"}
     assert all(s["count"] > 0 for s in latency.values())
-    # switching and then evaluating cannot be faster than switching alone
+    # switching and then evaluating cannot be faster than switching alone, nor writing than not
     assert latency["switch+eval"]["p50_us"] > latency["switch"]["p50_us"]
+    assert latency["switch+write"]["p50_us"] > latency["switch+store"]["p50_us"]
 
 
 def test_evaluator_checks_answers_and_compares_with_python(runs: dict[str, ScriptRun]) -> None:
