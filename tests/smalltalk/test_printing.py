@@ -52,3 +52,33 @@ def test_symbols_strings_characters() -> None:
     assert char_print(Char("\x01")) == "Character value: 1"
     assert article_name("Account") == "an Account"
     assert article_name("Point") == "a Point"
+
+
+@pytest.mark.parametrize(
+    "source", ["3", "-7", "(2 raisedTo: 100)", "4.5", "(1/2)", "nil", "true", "false", "1e100"]
+)
+def test_plain_values_display_as_the_display_printer_writes_them(source: str) -> None:
+    """An evaluation skips the display printer for plain values while nothing overrides printing;
+    every override (displayString, printString, printOn:, added at any time) is still honoured."""
+    from stui.image.smalltalk import SmalltalkImage, Success
+    from stui.image.smalltalk.printing import Printer
+
+    image = SmalltalkImage("display")
+    ws = image.new_workspace()
+
+    def check() -> Success:
+        outcome = ws.evaluate(source)
+        assert isinstance(outcome, Success)
+        code = image.vm.compile_doit(source, ws.vars)
+        expected, _ = Printer(image.vm, image.print_limit, display=True).result(code(None))
+        assert outcome.display_string == expected
+        return outcome
+
+    plain = check()
+    assert plain.display_string == plain.print_string
+    ws.evaluate("Object compile: 'displayString ^''shown'''")
+    assert check().display_string == "shown"
+    ws.evaluate("Object removeSelector: #displayString")
+    assert check().display_string == plain.print_string
+    ws.evaluate("Object compile: 'printOn: aStream aStream nextPutAll: ''printed'''")
+    assert check().display_string == "printed"

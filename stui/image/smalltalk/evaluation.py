@@ -32,7 +32,7 @@ from stui.image.smalltalk.objects import (
     Obj,
     UnhandledError,
 )
-from stui.image.smalltalk.printing import Printer
+from stui.image.smalltalk.printing import PLAIN_SCALARS, Printer, prints_plainly
 
 if TYPE_CHECKING:
     from stui.image.smalltalk.workspace import Workspace
@@ -301,8 +301,12 @@ def _run(ws: Workspace, source: str) -> Outcome:
         return Failure("StackOverflow", "code nested too deeply to compile")
     try:
         value = code(None)
-        printed, truncated = Printer(vm, ws.image.print_limit).result(value)
-        displayed, _ = Printer(vm, ws.image.print_limit, display=True).result(value)
+        limit = ws.image.print_limit
+        printed, truncated = Printer(vm, limit).result(value)
+        if type(value) in PLAIN_SCALARS and prints_plainly(vm, vm.class_of(value)):
+            displayed = printed  # what the display printer would write, and no Smalltalk runs
+        else:
+            displayed, _ = Printer(vm, limit, display=True).result(value)
     except UnhandledError as err:
         return error_failure(ws, err)
     except EvaluationInterrupted as err:

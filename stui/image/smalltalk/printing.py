@@ -354,6 +354,32 @@ class Printer:
 _SELF_EVALUATING_CLASSES = frozenset({"Point", "Association", "Interval"})
 
 
+#: Values whose displayString is their printString unless Smalltalk code overrides printing: the
+#: built-in printOn: of these never looks at the display mode (strings, symbols and characters
+#: display differently, collections display their elements).
+PLAIN_SCALARS = (int, float, bool, type(None), Fraction)
+
+_PRINT_SELECTORS = ("displayString", "printString", "printOn:")
+
+
+def prints_plainly(vm: VM, cls: StClass) -> bool:
+    """True if no Smalltalk method of *cls* or its superclasses overrides printing.
+
+    Then a `PLAIN_SCALARS` value of *cls* displays as it prints, and an evaluation answers it
+    without running the display printer (three lookups along the class chain and a Printer).
+    Remembered per class until the image's methods or classes change (``vm.epoch``).
+    """
+    known = vm.plain_printing
+    if known.get(cls) == vm.epoch:
+        return True
+    for selector in _PRINT_SELECTORS:
+        method = cls.lookup(selector)
+        if method is not None and method.source:
+            return False
+    known[cls] = vm.epoch
+    return True
+
+
 def _is_self_evaluating(x: Any) -> bool:
     """Pharo's isSelfEvaluating: printing it gives an expression that evaluates to an equal object."""
     t = type(x)

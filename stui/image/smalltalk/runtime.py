@@ -178,6 +178,9 @@ class VM:
         # the sends, afresh for every evaluation. A client that repeats a do-it (a REPL user, a
         # tool polling `Smalltalk at: #Foo`) saves lexing and parsing; oldest entries go first.
         self.doit_trees: dict[str, Any] = {}
+        # Classes known to print without Smalltalk overrides, and the epoch they were checked at
+        # (stui.image.smalltalk.printing.prints_plainly).
+        self.plain_printing: dict[StClass, int] = {}
         self._bootstrap()
 
     # -- classes ------------------------------------------------------------------------------------
