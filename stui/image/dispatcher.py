@@ -317,6 +317,8 @@ class RequestDispatcher:
             )
             return
         match msg:
+            case Evaluate() | Inspect() | Complete():  # the commonest first
+                self._start_task(conn, rid, msg)
             case CreateSession(name=name):
                 self._create_session(conn, rid, client_id, name)
             case AttachSession(session_id=sid):
@@ -331,8 +333,6 @@ class RequestDispatcher:
                 self._send(conn, rid, self._system_info())
             case Interrupt(target_id=target):
                 self._interrupt(conn, rid, target)
-            case Evaluate() | Inspect() | Complete():
-                self._start_task(conn, rid, msg)
 
     def _hello(self, conn: ClientConnection, rid: int, hello: Hello) -> None:
         common = set(hello.versions) & set(SUPPORTED_VERSIONS)
