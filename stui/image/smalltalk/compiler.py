@@ -70,6 +70,8 @@ if TYPE_CHECKING:
 __all__ = ("Compiler", "Frame")
 
 PSEUDO = frozenset({"self", "super", "thisContext", "nil", "true", "false"})
+# Literal values that are their own Smalltalk object (VM.literal_object answers them unchanged).
+_SELF_LITERALS = (int, float, bool, type(None))
 
 _INT_OPS = {
     "+": operator.add,
@@ -262,6 +264,8 @@ class Compiler:
 
     def literal(self, value: LiteralValue) -> Code:
         """A literal: constants are built once, mutable ones (strings, arrays) fresh each time."""
+        if type(value) in _SELF_LITERALS:  # the commonest: the object is the value itself
+            return lambda frame: value
         match value:
             case StrLit(text=text):
                 return lambda frame: StString(text)
