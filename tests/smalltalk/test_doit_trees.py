@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from stui.image.smalltalk import Failure, SmalltalkImage, Success
-from stui.image.smalltalk.runtime import DOIT_TREE_MAX_SOURCE, DOIT_TREES
+from stui.image.smalltalk.runtime import DOIT_TREE_CHARS, DOIT_TREE_MAX_SOURCE, DOIT_TREES
 
 
 @pytest.fixture
@@ -87,3 +87,15 @@ def test_the_trees_kept_are_bounded(image: SmalltalkImage) -> None:
     assert len(long_source) > DOIT_TREE_MAX_SOURCE
     assert printed(image, ws, long_source) == "2"
     assert long_source not in trees
+
+
+def test_the_characters_kept_are_bounded(image: SmalltalkImage) -> None:
+    ws = image.new_workspace()
+    sources = [f"{n}. " + "1. " * (DOIT_TREE_MAX_SOURCE // 3 - 2) + "2" for n in range(40)]
+    for source in sources:
+        assert len(source) <= DOIT_TREE_MAX_SOURCE
+        assert printed(image, ws, source) == "2"
+    trees = image.vm.doit_trees
+    assert sum(len(s) for s in trees) <= DOIT_TREE_CHARS
+    assert sources[-1] in trees and sources[0] not in trees
+    assert len(trees) == DOIT_TREE_CHARS // len(sources[-1])

@@ -41,9 +41,11 @@ __all__ = ("SMALL_MAX", "SMALL_MIN", "VM")
 SMALL_MAX = 2**60 - 1
 SMALL_MIN = -(2**60)
 TICKS_PER_CLOCK_CHECK = 64
-#: Parsed do-its kept by source text (`VM.doit_trees`), and the longest source kept.
+#: Parsed do-its kept by source text (`VM.doit_trees`): at most this many, of this many source
+#: characters in all (a tree takes up to ~60 bytes per character: ~1 MB), each at most this long.
 DOIT_TREES = 256
-DOIT_TREE_MAX_SOURCE = 4096
+DOIT_TREE_CHARS = 16_384
+DOIT_TREE_MAX_SOURCE = 1024
 UNWIND_GRACE = 0.05  # seconds the ensure: blocks of an interrupted evaluation get to finish
 
 # name, superclass, instance variables, kind (None: inherit), category
@@ -178,6 +180,7 @@ class VM:
         # the sends, afresh for every evaluation. A client that repeats a do-it (a REPL user, a
         # tool polling `Smalltalk at: #Foo`) saves lexing and parsing; oldest entries go first.
         self.doit_trees: dict[str, Any] = {}
+        self._doit_chars = 0  # characters of the sources in doit_trees
         # Classes known to print without Smalltalk overrides, and the epoch they were checked at
         # (stui.image.smalltalk.printing.prints_plainly).
         self.plain_printing: dict[StClass, int] = {}
@@ -544,9 +547,13 @@ class VM:
         node = trees.get(source)
         if node is None:
             node = parse_doit(source)
-            if len(source) <= DOIT_TREE_MAX_SOURCE:
-                if len(trees) >= DOIT_TREES:
-                    del trees[next(iter(trees))]  # the oldest entry
+            size = len(source)
+            if size <= DOIT_TREE_MAX_SOURCE:
+                self._doit_chars += size
+                while len(trees) >= DOIT_TREES or self._doit_chars > DOIT_TREE_CHARS:
+                    oldest = next(iter(trees))
+                    del trees[oldest]
+                    self._doit_chars -= len(oldest)
                 trees[source] = node
         return Compiler(self, None, workspace).compile(node)
 
