@@ -39,6 +39,7 @@ __all__ = [
     "BENCH_DIR",
     "REPO_DIR",
     "CpuMeter",
+    "FdReserve",
     "LatencyStats",
     "Metric",
     "Run",
@@ -82,6 +83,29 @@ def raise_open_file_limit() -> tuple[int, int]:
         except (ValueError, OSError):
             pass  # keep what we have; the run reports the limit it got
     return resource.getrlimit(resource.RLIMIT_NOFILE)
+
+
+class FdReserve:
+    """A few file descriptors held back while a run opens connections until the limit, and given back
+    before it writes its results (a run that used every descriptor could not write them).
+
+    Args:
+        count: descriptors to hold.
+    """
+
+    def __init__(self, count: int = 32) -> None:
+        self._held: list[int] = []
+        for _ in range(count):
+            try:
+                self._held.append(os.open(os.devnull, os.O_RDONLY))
+            except OSError:
+                break
+
+    def release(self) -> None:
+        """Give the descriptors back. Idempotent."""
+        held, self._held = self._held, []
+        for fd in held:
+            os.close(fd)
 
 
 def free_port() -> int:

@@ -35,7 +35,16 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import trio
-from _harness import CpuMeter, LatencyStats, Run, Watchdog, base_parser, progress, rss_bytes
+from _harness import (
+    CpuMeter,
+    FdReserve,
+    LatencyStats,
+    Run,
+    Watchdog,
+    base_parser,
+    progress,
+    rss_bytes,
+)
 from _image_farm import ImageFarm
 from _stack import EventLog, StackOps, connect_all, open_bench_supervisor
 from stui.actors import Supervisor
@@ -242,6 +251,7 @@ def _report_losses(run: Run, sup: Supervisor, log: EventLog, t_busy: float | Non
 
 async def _measure(run: Run, farm: ImageFarm) -> None:
     fig = _Figures()
+    reserve = FdReserve()  # so the results can be written after connecting up to the fd limit
     sup_cm = open_bench_supervisor()
     sup = await sup_cm.__aenter__()
     try:
@@ -257,6 +267,7 @@ async def _measure(run: Run, farm: ImageFarm) -> None:
             _report_losses(run, sup, log, t_busy)
             nursery.cancel_scope.cancel()
         # Results first: stopping thousands of actors is not what is measured here.
+        reserve.release()
         _plot(run, fig)
         run.write()
     finally:
