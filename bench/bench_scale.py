@@ -83,6 +83,9 @@ async def _connect_phase(run: Run, sup: Supervisor, farm: ImageFarm, fig: _Figur
     args, n = run.args, len(farm.images)
     rss_before, fds_before = rss_bytes(), _open_fds()
     targets = [(im.name, im.address(args.transport), b"") for im in farm.images]
+    # Held back while connecting, so that a run that connects up to the fd limit can still measure
+    # itself (psutil, /proc) and write its results: a failed first connect leaves nothing behind.
+    reserve = FdReserve()
     with progress(n, "connecting", enabled=run.show_progress, unit="img") as bar:
         timings = await connect_all(
             sup,
@@ -91,6 +94,7 @@ async def _connect_phase(run: Run, sup: Supervisor, farm: ImageFarm, fig: _Figur
             concurrency=args.concurrency,
             tick=bar.update,
         )
+    reserve.release()
     ok = [t for t in timings if t.ok]
     failed = [t for t in timings if not t.ok]
     fig.connect_times = [t.done_at for t in ok]
@@ -251,7 +255,6 @@ def _report_losses(run: Run, sup: Supervisor, log: EventLog, t_busy: float | Non
 
 async def _measure(run: Run, farm: ImageFarm) -> None:
     fig = _Figures()
-    reserve = FdReserve()  # so the results can be written after connecting up to the fd limit
     sup_cm = open_bench_supervisor()
     sup = await sup_cm.__aenter__()
     try:
@@ -267,7 +270,6 @@ async def _measure(run: Run, farm: ImageFarm) -> None:
             _report_losses(run, sup, log, t_busy)
             nursery.cancel_scope.cancel()
         # Results first: stopping thousands of actors is not what is measured here.
-        reserve.release()
         _plot(run, fig)
         run.write()
     finally:
