@@ -294,14 +294,8 @@ class Parser:
         if kind is K.NUMBER:
             self.i += 1
             return Literal(t.value, (t.start, t.end))  # type: ignore[arg-type]
-        match kind:
-            case K.IDENTIFIER:
-                self.advance()
-                name = str(t.value)
-                if name in _CONSTANTS:
-                    return Literal(_CONSTANTS[name], (t.start, t.end))
-                return Variable(name, (t.start, t.end))
-            case K.NUMBER | K.STRING | K.SYMBOL | K.CHARACTER | K.LITERAL_ARRAY | K.BYTE_ARRAY:
+        match kind:  # identifiers and numbers were answered above
+            case K.STRING | K.SYMBOL | K.CHARACTER | K.LITERAL_ARRAY | K.BYTE_ARRAY:
                 start = t.start
                 value = self.literal_value()
                 return Literal(value, (start, self.tokens[self.i - 1].end))
