@@ -12,6 +12,7 @@ from typing import Any
 
 import trio
 from stui.protocol import (
+    CloseSession,
     CreateSession,
     ErrorCode,
     EvalResult,
@@ -21,6 +22,7 @@ from stui.protocol import (
     InterruptAck,
     Ping,
     Pong,
+    SessionClosed,
     SessionOpened,
     TranscriptOutput,
     decode,
@@ -30,6 +32,7 @@ from stui.protocol import (
 from stui.image.client_state import ClientConnection
 from stui.image.config import ImageServerConfig
 from stui.image.dispatcher import RequestDispatcher
+from stui.image.smalltalk.evaluation import Evaluation
 from tests.image.client import expect_error
 from tests.image.test_server import LOOP, evaluate, new_session, wait_running
 
@@ -156,6 +159,58 @@ async def test_an_evaluation_handed_to_its_task_is_abandoned_when_the_server_sto
     outcome = check.resume(1.0)
     assert outcome is not None and outcome.print_string == "42"  # its ensure: block ran
     assert not peer.conn.in_flight
+
+
+async def test_stopped_between_its_inline_slice_and_its_task(nursery):
+    """An Interrupt, a CloseSession or a lost connection in the same round as the inline slice that
+    started an evaluation (before its task took it over) ends it Interrupted and leaves nothing behind:
+    the suspended run is already interruptible through `record.evaluation`."""
+    peer, sids = open_peer(nursery)
+    dispatcher = peer.dispatcher
+    stops = [
+        lambda rid, sid: peer.send(Interrupt(target_id=rid)),
+        lambda rid, sid: peer.answer(peer.send(CloseSession(session_id=sid))),
+    ]
+    for stop, sid in zip(stops, sids, strict=False):
+        dispatcher.new_round()
+        rid = peer.send(Evaluate(session_id=sid, source=LOOP))
+        assert peer.answer(rid) is None and rid in peer.conn.in_flight  # handed over, not run yet
+        stop(rid, sid)
+        expect_error(await peer.wait(rid), ErrorCode.INTERRUPTED)
+        assert not peer.conn.in_flight
+    assert isinstance(peer.answer(peer._rid), SessionClosed)
+    session = dispatcher.sessions.get(sids[0])
+    assert session is not None and session.busy == 0 and not session.queue
+    # The connection goes away: the evaluation is stopped, and the next one of the session runs.
+    other, (sid, *_) = open_peer(nursery, dispatcher, "other")
+    dispatcher.new_round()
+    rid = other.send(Evaluate(session_id=sid, source=LOOP))
+    assert rid in other.conn.in_flight
+    dispatcher.connection_lost(other.conn)
+    with trio.fail_after(10):
+        while other.conn.in_flight:
+            await trio.sleep(0.001)
+    session = dispatcher.sessions.get(sid)
+    assert session is not None and session.busy == 0 and not session.queue
+
+
+async def test_a_failing_inline_slice_costs_its_request_only(nursery, monkeypatch):
+    peer, (sid, *_) = open_peer(nursery)
+
+    def broken(self: Evaluation, slice_seconds: float = 0.0005) -> object:
+        raise RuntimeError("boom")
+
+    peer.dispatcher.new_round()
+    monkeypatch.setattr(Evaluation, "resume", broken)
+    rid = peer.send(Evaluate(session_id=sid, source="3 + 4"))
+    monkeypatch.undo()
+    reply = expect_error(peer.answer(rid), ErrorCode.INTERNAL_ERROR)  # answered inline
+    assert "boom" in reply.message
+    assert not peer.conn.in_flight
+    session = peer.dispatcher.sessions.get(sid)
+    assert session is not None and session.busy == 0 and not session.queue
+    after = peer.send(Evaluate(session_id=sid, source="3 + 4"))
+    assert (await peer.wait(after)).print_string == "7"
 
 
 # --------------------------------------------------------------------------------------------------
