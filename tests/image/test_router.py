@@ -120,11 +120,19 @@ async def test_outbox_bound_and_rounds(start_router):
         assert loop.send_nowait([parts[0], b"2"])
         assert not loop.send_nowait([parts[0], b"3"])
 
-    loop, peer = await start_router(handle, outbox_size=2, on_round=count)
-    await peer.send(b"x")
-    assert await peer.receive() == [b"1"]
-    assert await peer.receive() == [b"2"]
-    assert rounds >= 1
+    seen_at: list[int] = []  # the round count when each frame was handled
+
+    def handle_counted(loop: RouterLoop, parts: list[bytes]) -> None:
+        seen_at.append(rounds)
+        handle(loop, parts)
+
+    loop, peer = await start_router(handle_counted, outbox_size=2, on_round=count)
+    for _ in range(2):  # the owner sleeps between the two: each frame is in a round of its own
+        await peer.send(b"x")
+        assert await peer.receive() == [b"1"]
+        assert await peer.receive() == [b"2"]
+    # on_round ran before the first frame was handled, and again before the second.
+    assert 1 <= seen_at[0] < seen_at[1], seen_at
     assert loop.pending == 0
 
 
