@@ -158,8 +158,8 @@ _SIGNED_FRAME_HEAD = b"\xa3" + cbor2.dumps("v")  # map(3), "v"
 _MSG_KEY = cbor2.dumps("msg")
 _SIG_KEY_AND_HEAD = cbor2.dumps("sig") + _head(2, SIGNATURE_SIZE)
 _BODY_KEY = cbor2.dumps("body")
-_SIG_TAIL_HEAD = _SIG_KEY_AND_HEAD  # "sig", then the head of a 32-byte string: 6 bytes
-assert len(_SIG_TAIL_HEAD) == 6 and SIGNATURE_SIZE == 32
+# The fast path of `_plain_envelope` spells these lengths as literals (6 and 6 + 32).
+assert len(_SIG_KEY_AND_HEAD) == 6 and SIGNATURE_SIZE == 32
 
 
 # --------------------------------------------------------------------------------------------------
@@ -288,7 +288,7 @@ def _plain_envelope(data: bytes) -> tuple[int, bytes, bytes | None] | None:
         if start:
             if stop == end and data[0] == 0xA2:
                 return data[3], data[start:stop], None
-            if stop + 38 == end and data[0] == 0xA3 and data.startswith(_SIG_TAIL_HEAD, stop):
+            if stop + 38 == end and data[0] == 0xA3 and data.startswith(_SIG_KEY_AND_HEAD, stop):
                 return data[3], data[start:stop], data[stop + 6 :]
     return _any_order_envelope(data)
 
