@@ -30,7 +30,9 @@ def _fast(data: bytes) -> None:
     """`_plain_envelope` answers without the loop, and what the loop would answer."""
     expected = _any_order_envelope(data)
     assert expected is not None
-    with mock.patch.object(codec, "_any_order_envelope", side_effect=AssertionError("the loop ran")):
+    with mock.patch.object(
+        codec, "_any_order_envelope", side_effect=AssertionError("the loop ran")
+    ):
         assert _plain_envelope(data) == expected
 
 
