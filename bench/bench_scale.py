@@ -216,8 +216,11 @@ async def _busy_phase(
 @contextmanager
 def _cpu_hogs(count: int) -> Iterator[None]:
     """`count` child processes that spin on the CPU until the block ends."""
-    hogs = [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+    hogs: list[subprocess.Popen[bytes]] = []
     try:
+        # Inside the try: if one fails to start (no descriptor left, say), those started are killed.
+        for _ in range(count):
+            hogs.append(subprocess.Popen([sys.executable, "-c", "while True: pass"]))
         yield
     finally:
         for hog in hogs:
