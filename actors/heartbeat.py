@@ -138,8 +138,9 @@ class HeartbeatPolicy:
 class Heartbeat:
     """The heartbeat of one link: fired by a `HeartbeatScheduler`, told about Pongs by the link.
 
-    Each firing judges the Ping sent at the previous firing (still unanswered: a miss) and sends the
-    next one. Everything is synchronous; nothing here may block.
+    Each firing judges the Ping sent at the previous firing (still unanswered: a miss, unless the link
+    `heard` some other frame since it was sent) and sends the next one. Everything is synchronous;
+    nothing here may block.
 
     Args:
         policy: the health policy (interval, misses); reset here, updated in place.
