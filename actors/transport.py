@@ -364,6 +364,16 @@ async def _open_zmq(
             sock.setsockopt(zmq.RECONNECT_IVL_MAX, RECONNECT_IVL_MAX_MS)
             sock.setsockopt(zmq.SNDHWM, HWM)
             sock.setsockopt(zmq.RCVHWM, HWM)
+            if not address.startswith("inproc://") and descriptors_exhausted():
+                # libzmq would retry opening the connection's socket silently until the timeout.
+                # Probed before connect(): after it, libzmq's I/O thread may already hold the last
+                # descriptor for this very connection, and the probe would refuse a working link.
+                raise TransportConnectError(
+                    _with_hint(
+                        f"cannot connect to {address}: no file descriptor left for the connection",
+                        fd_exhaustion_hint(),
+                    )
+                )
             try:
                 sock.connect(address)
             except zmq.ZMQError as exc:
@@ -372,14 +382,6 @@ async def _open_zmq(
                         f"ZeroMQ cannot connect to {address!r}: {exc}"
                     ) from exc
                 raise TransportConnectError(f"cannot connect to {address!r}: {exc}") from exc
-            if not address.startswith("inproc://") and descriptors_exhausted():
-                # libzmq would retry opening the connection's socket silently until the timeout.
-                raise TransportConnectError(
-                    _with_hint(
-                        f"cannot connect to {address}: no file descriptor left for the connection",
-                        fd_exhaustion_hint(),
-                    )
-                )
             if connect_timeout is not None:
                 # With IMMEDIATE=1 a DEALER is writable only once a connection is established.
                 with trio.move_on_after(connect_timeout):

@@ -105,3 +105,59 @@ def test_a_connect_with_no_descriptor_left_fails_at_once_and_says_why() -> None:
     message = out.strip()
     assert "no file descriptor left for the connection" in message
     assert "file descriptors open (RLIMIT_NOFILE" in message
+
+
+def test_a_connect_with_exactly_enough_descriptors_succeeds() -> None:
+    """Two descriptors left (the DEALER's and its TCP connection's; the image is another process): the
+    link works, so the transport must not refuse it. The probe once ran after connect(), by when
+    libzmq's I/O thread had taken the last descriptor for this very connection: refused every time."""
+    out = run_child(
+        """
+        import os, resource, subprocess, sys, trio
+        from stui.actors.errors import TransportConnectError
+        from stui.actors.fd_limits import descriptors_exhausted
+        from stui.actors.transport import open_transport
+        from stui.actors.zmq_trio import new_context
+
+        server = subprocess.Popen(
+            [sys.executable, "-c", (
+                "import sys, zmq\\n"
+                "r = zmq.Context().socket(zmq.ROUTER)\\n"
+                "r.setsockopt(zmq.LINGER, 0)\\n"
+                "print(r.bind_to_random_port('tcp://127.0.0.1'), flush=True)\\n"
+                "sys.stdin.read()\\n"
+            )],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )
+        address = f"tcp://127.0.0.1:{int(server.stdout.readline())}"
+        ctx = new_context()
+
+        async def connect():
+            try:
+                async with open_transport(address, zmq_context=ctx, connect_timeout=30):
+                    return "connected"
+            except TransportConnectError as exc:
+                return str(exc)
+
+        async def main():
+            assert await connect() == "connected"  # with room, it works
+            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 4096), hard))
+            held = []
+            while not descriptors_exhausted():
+                held.append(os.open(os.devnull, os.O_RDONLY))
+            os.close(held.pop())  # one for the DEALER ...
+            os.close(held.pop())  # ... and one for its TCP connection
+            try:
+                return await connect()
+            finally:
+                for fd in held:
+                    os.close(fd)
+
+        print(trio.run(main))
+        ctx.term()
+        server.stdin.close()
+        server.wait()
+        """
+    )
+    assert out.strip() == "connected"
