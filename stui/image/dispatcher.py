@@ -538,6 +538,10 @@ class RequestDispatcher:
             run = self._begin(session, record, msg.source, budget)
             outcome = self._slice(conn, rid, record, run)
             self._inline_left -= run.last_slice
+            # Charged to the gate too: with many receiving tasks in one process (a WebSocket reader
+            # per client, a router per image) the per-dispatcher allowance alone lets each of them
+            # run an uncharged slice per round.
+            self._gate.charge(run.last_slice)
             if outcome is None:
                 return run
             reply = _eval_reply(self._ended(record, run, outcome))

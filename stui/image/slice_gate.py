@@ -14,8 +14,9 @@ routers leave. The parked tasks cost nothing while they wait; only the leader ta
 Measured (one process, N images each with a session in `[true] whileTrue`, raw DEALER pinging one):
 Ping p50 2.1-2.2 ms and p99 2.5-4 ms for N = 10, 50, 100; evaluation throughput 1-1.5% lower (share
 of the run spent in slices 0.967-0.975 against 0.977-0.987 without the gate, N = 10 and 100).
-A first slice run inline by a router (stui.image.dispatcher) is not charged: a router runs about one
-per round, and only when nobody waits at the gate.
+A first slice run inline where its frame arrives (stui.image.dispatcher) runs only when nobody waits
+at the gate, and is charged like any other: with many receiving tasks in one run (a router per image,
+a reader per WebSocket client) they would otherwise add an uncharged slice each per round.
 
 One gate per trio run (a `RunVar`, not process state): every image served in that run shares it.
 """
