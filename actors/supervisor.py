@@ -653,6 +653,12 @@ class Supervisor:
                     persistence.load_context, target.cache.image_id, target.cache.active
                 )
                 target.cache.restore(loaded)
+                if loaded is not None:  # what the store holds need not be written back unchanged
+                    target.persisted_context = (
+                        target.cache.image_id,
+                        loaded.active_session,
+                        tuple(sorted(loaded.notes)),  # in the order preserve() gives them
+                    )
             else:
                 target.cache.restore()
         from_id = (old.link.image_id or old.name) if old is not None else None

@@ -25,8 +25,8 @@ for other tasks at any moment. `ZmqPump.run()` is the owning task: it is the onl
 socket. It sleeps (`trio.lowlevel.wait_task_rescheduled`, rescheduled directly), and two things wake it:
 
 * a *kick*: `await pump.send(parts)` appends to the outbox (waiting while it is full: backpressure) and
-  unparks the owner; so does a receiver that frees space in a full inbox;
-* the fd: a small watcher task, started by `run()`, waits in `wait_readable(ZMQ_FD)`, unparks the owner
+  reschedules the sleeping owner; so does a receiver that frees space in a full inbox;
+* the fd: a small watcher task, started by `run()`, waits in `wait_readable(ZMQ_FD)`, wakes the owner
   when the fd fires, and then waits until the owner has looked at the socket before watching again. It
   makes no zmq call, so the owner stays the socket's only user. Or, when the pump is given a running
   `FdPoller`, that poller's one task watches the fds of many pumps (an epoll set, one-shot entries the

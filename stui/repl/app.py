@@ -494,7 +494,11 @@ class Repl:
             )
 
     async def _interrupt_image(self, image: str) -> None:
-        await self.sup.interrupt(image=image)
+        # Two races are expected and harmless: the evaluation ended just before the Interrupt came
+        # (the image refuses it), or the link dropped meanwhile. Either way the evaluation's own
+        # outcome is what the user sees; anything else is a background failure worth showing.
+        with contextlib.suppress(RemoteError, ImageDisconnected):
+            await self.sup.interrupt(image=image)
 
     def _late_outcome(
         self, image: str, source: str, mode: EvalMode, task: asyncio.Future[Any]

@@ -530,11 +530,11 @@ async def test_switching_back_and_forth_writes_a_context_only_when_it_changed(nu
             for _ in range(5):
                 await sup.switch("beta")
                 await sup.switch("alpha")
-            # alpha's context was written once, beta's (empty notes) once: nothing changed after
-            assert [image_id for image_id, _ in writes] == ["img-alpha", "img-beta"]
-            assert writes[0] == ("img-alpha", main)
+            # alpha's context was written once; beta's is what the store already held (nothing):
+            # switching back and forth rewrites neither
+            assert writes == [("img-alpha", main)]
             await sup.evaluate("1 + 1")
             await sup.switch("beta")
-            assert writes[-1] == ("img-alpha", main) and len(writes) == 3
+            assert writes == [("img-alpha", main)] * 2
             state = await store.load_session_state("img-alpha", main)
             assert state["notes"] == {"last_result": "2", "last_source": "1 + 1"}

@@ -132,9 +132,8 @@ def test_switch_times_each_phase(runs: dict[str, ScriptRun]) -> None:
     latency = doc["results"]["latency"]
     assert set(latency) == {"switch", "switch+store", "switch+write", "switch+eval"}
     assert all(s["count"] > 0 for s in latency.values())
-    # switching and then evaluating cannot be faster than switching alone, nor writing than not
+    # switching and then evaluating cannot be faster than switching alone
     assert latency["switch+eval"]["p50_us"] > latency["switch"]["p50_us"]
-    assert latency["switch+write"]["p50_us"] > latency["switch+store"]["p50_us"]
 
 
 def test_evaluator_checks_answers_and_compares_with_python(runs: dict[str, ScriptRun]) -> None:
