@@ -58,106 +58,67 @@ def test_at_the_limit_the_hint_names_the_numbers() -> None:
     assert one_free == "False"
 
 
-def test_a_connect_with_no_descriptor_left_fails_at_once_and_says_why() -> None:
-    """With the last descriptor gone to the DEALER itself, libzmq could only retry its TCP connection
-    silently until the timeout; the transport refuses at once and names the limit. With none left at
-    all, creating the socket fails, also naming the limit."""
-    out = run_child(
-        """
-        import os, resource, trio, zmq
-        from stui.actors.errors import TransportConnectError
-        from stui.actors.fd_limits import descriptors_exhausted
-        from stui.actors.transport import open_transport
-        from stui.actors.zmq_trio import new_context
+#: A child that connects to a ROUTER in another process with exactly LEFT descriptors to spare (after a
+#: first connect with room, which must work), and prints what the connect said.
+_CONNECT_AT_THE_LIMIT = """
+import os, resource, subprocess, sys, trio
+from stui.actors.errors import TransportConnectError
+from stui.actors.fd_limits import descriptors_exhausted
+from stui.actors.transport import open_transport
+from stui.actors.zmq_trio import new_context
 
-        ctx = new_context()
-        router = ctx.socket(zmq.ROUTER)
-        router.setsockopt(zmq.LINGER, 0)
-        port = router.bind_to_random_port("tcp://127.0.0.1")
-        address = f"tcp://127.0.0.1:{port}"
+server = subprocess.Popen(
+    [sys.executable, "-c", (
+        "import sys, zmq\\n"
+        "r = zmq.Context().socket(zmq.ROUTER)\\n"
+        "r.setsockopt(zmq.LINGER, 0)\\n"
+        "print(r.bind_to_random_port('tcp://127.0.0.1'), flush=True)\\n"
+        "sys.stdin.read()\\n"
+    )],
+    stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+)
+address = f"tcp://127.0.0.1:{int(server.stdout.readline())}"
+ctx = new_context()
 
-        async def connect():
-            try:
-                async with open_transport(address, zmq_context=ctx, connect_timeout=60):
-                    return "connected"
-            except TransportConnectError as exc:
-                return str(exc)
+async def connect():
+    try:
+        async with open_transport(address, zmq_context=ctx, connect_timeout=30):
+            return "connected"
+    except TransportConnectError as exc:
+        return str(exc)
 
-        async def main():
-            assert await connect() == "connected"  # with room, it works
-            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-            resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 4096), hard))
-            held = []
-            while not descriptors_exhausted():
-                held.append(os.open(os.devnull, os.O_RDONLY))
-            os.close(held.pop())  # exactly one left: enough for the DEALER, none for its connection
-            try:
-                return await connect()
-            finally:
-                for fd in held:
-                    os.close(fd)
+async def main():
+    assert await connect() == "connected"  # with room, it works
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 4096), hard))
+    held = []
+    while not descriptors_exhausted():
+        held.append(os.open(os.devnull, os.O_RDONLY))
+    for _ in range(LEFT):
+        os.close(held.pop())
+    try:
+        return await connect()
+    finally:
+        for fd in held:
+            os.close(fd)
 
-        print(trio.run(main))
-        router.close()
-        ctx.term()
-        """
-    )
-    message = out.strip()
+print(trio.run(main))
+ctx.term()
+server.stdin.close()
+server.wait()
+"""
+
+
+def test_a_connect_with_no_descriptor_left_for_its_connection_fails_at_once_and_says_why() -> None:
+    """One descriptor left: enough for the DEALER, none for its TCP connection, which libzmq would
+    retry silently until the timeout; the transport refuses at once and names the limit."""
+    message = run_child(_CONNECT_AT_THE_LIMIT.replace("LEFT", "1")).strip()
     assert "no file descriptor left for the connection" in message
     assert "file descriptors open (RLIMIT_NOFILE" in message
 
 
 def test_a_connect_with_exactly_enough_descriptors_succeeds() -> None:
-    """Two descriptors left (the DEALER's and its TCP connection's; the image is another process): the
-    link works, so the transport must not refuse it. The probe once ran after connect(), by when
-    libzmq's I/O thread had taken the last descriptor for this very connection: refused every time."""
-    out = run_child(
-        """
-        import os, resource, subprocess, sys, trio
-        from stui.actors.errors import TransportConnectError
-        from stui.actors.fd_limits import descriptors_exhausted
-        from stui.actors.transport import open_transport
-        from stui.actors.zmq_trio import new_context
-
-        server = subprocess.Popen(
-            [sys.executable, "-c", (
-                "import sys, zmq\\n"
-                "r = zmq.Context().socket(zmq.ROUTER)\\n"
-                "r.setsockopt(zmq.LINGER, 0)\\n"
-                "print(r.bind_to_random_port('tcp://127.0.0.1'), flush=True)\\n"
-                "sys.stdin.read()\\n"
-            )],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
-        )
-        address = f"tcp://127.0.0.1:{int(server.stdout.readline())}"
-        ctx = new_context()
-
-        async def connect():
-            try:
-                async with open_transport(address, zmq_context=ctx, connect_timeout=30):
-                    return "connected"
-            except TransportConnectError as exc:
-                return str(exc)
-
-        async def main():
-            assert await connect() == "connected"  # with room, it works
-            soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-            resource.setrlimit(resource.RLIMIT_NOFILE, (min(soft, 4096), hard))
-            held = []
-            while not descriptors_exhausted():
-                held.append(os.open(os.devnull, os.O_RDONLY))
-            os.close(held.pop())  # one for the DEALER ...
-            os.close(held.pop())  # ... and one for its TCP connection
-            try:
-                return await connect()
-            finally:
-                for fd in held:
-                    os.close(fd)
-
-        print(trio.run(main))
-        ctx.term()
-        server.stdin.close()
-        server.wait()
-        """
-    )
-    assert out.strip() == "connected"
+    """Two descriptors left (the DEALER's and its TCP connection's): the link works, so the transport
+    must not refuse it. The probe once ran after connect(), by when libzmq's I/O thread had taken the
+    last descriptor for this very connection: refused every time."""
+    assert run_child(_CONNECT_AT_THE_LIMIT.replace("LEFT", "2")).strip() == "connected"
