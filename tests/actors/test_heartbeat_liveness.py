@@ -3,36 +3,21 @@
 from __future__ import annotations
 
 import trio
-from stui.actors.heartbeat import Heartbeat, HeartbeatPolicy, HeartbeatScheduler
+from stui.actors.heartbeat import HeartbeatPolicy, HeartbeatScheduler
 from stui.protocol import ConnectionHealth as H
 from stui.protocol import ConnectionStatus as S
 from stui.protocol import Ping
 
 from .fake_image import FakeImage
 from .test_image_actor import actor_on
+from .test_policies import FakeLink
 
 
-class ChattyLink:
-    """Never answers a Ping, but sends other frames (`heard`) every `every` s until `quiet_at`."""
+class ChattyLink(FakeLink):
+    """Never answers a Ping, but sends other frames (`heard`) every `every` s until `until`."""
 
-    def __init__(self, policy: HeartbeatPolicy) -> None:
-        self.seen: list[H] = []
-        self.lost = trio.Event()
-        self.lost_at: float | None = None
-        self.pings = 0
-        self.heartbeat = Heartbeat(
-            policy,
-            send_ping=self.send_ping,
-            on_health=lambda h, rtt: self.seen.append(h),
-            on_lost=self.on_lost,
-        )
-
-    def send_ping(self) -> None:
-        self.pings += 1
-
-    def on_lost(self) -> None:
-        self.lost_at = trio.current_time()
-        self.lost.set()
+    def __init__(self, nursery: trio.Nursery, policy: HeartbeatPolicy) -> None:
+        super().__init__(nursery, policy, lambda ping: None)
 
     async def chatter(self, every: float, until: float) -> None:
         while trio.current_time() < until:
@@ -45,8 +30,8 @@ async def test_traffic_keeps_a_link_whose_pongs_never_come_alive_then_silence_lo
 ) -> None:
     policy = HeartbeatPolicy(interval=1.0, misses=3)
     scheduler = HeartbeatScheduler()
-    link = ChattyLink(policy)
     async with trio.open_nursery() as n:
+        link = ChattyLink(n, policy)
         await n.start(scheduler.run)
         start = trio.current_time()
         quiet_at = start + 20.0
@@ -70,8 +55,8 @@ async def test_a_frame_before_the_ping_went_out_is_no_answer_to_it(autojump_cloc
     """Only what arrives after a Ping was sent speaks for that Ping's interval."""
     policy = HeartbeatPolicy(interval=1.0, misses=2)
     scheduler = HeartbeatScheduler()
-    link = ChattyLink(policy)
     async with trio.open_nursery() as n:
+        link = ChattyLink(n, policy)
         await n.start(scheduler.run)
         link.heartbeat.heard()  # before the first Ping
         scheduler.add(link.heartbeat)
