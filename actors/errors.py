@@ -62,6 +62,12 @@ class MessageTooLarge(TransportError, ValueError):
     silently drops the connection, a WebSocket peer closes with code 1009. Nothing was sent.
     """
 
+    @classmethod
+    def check(cls, data: bytes, limit: int) -> None:
+        """Raise for `data` longer than `limit` bytes: the one size rule every transport's send applies."""
+        if len(data) > limit:
+            raise cls(f"{len(data)} bytes > max_message_size {limit}")
+
 
 # --------------------------------------------------------------------------------------------------
 # Errors of the embedding API: what `Supervisor` / `ImageHandle` calls raise. Re-exported from `stui`.

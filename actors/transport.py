@@ -106,8 +106,7 @@ class ZmqTransport:
 
         Cancellation: if cancelled, the frame was not queued; otherwise it was.
         """
-        if len(data) > self.max_message_size:
-            raise MessageTooLarge(f"{len(data)} bytes > max_message_size {self.max_message_size}")
+        MessageTooLarge.check(data, self.max_message_size)
         if self._closed:
             await trio.lowlevel.checkpoint()
             raise TransportClosed(f"transport to {self.address} is closed")
@@ -125,8 +124,7 @@ class ZmqTransport:
             MessageTooLarge: `data` is over `max_message_size`.
             TransportClosed: the transport is closed.
         """
-        if len(data) > self.max_message_size:
-            raise MessageTooLarge(f"{len(data)} bytes > max_message_size {self.max_message_size}")
+        MessageTooLarge.check(data, self.max_message_size)
         if self._closed:
             raise TransportClosed(f"transport to {self.address} is closed")
         self._pump.send_nowait((data,))
@@ -236,8 +234,7 @@ class MemoryTransport:
 
         Cancellation: if cancelled, the message was not sent.
         """
-        if len(data) > self.max_message_size:
-            raise MessageTooLarge(f"{len(data)} bytes > max_message_size {self.max_message_size}")
+        MessageTooLarge.check(data, self.max_message_size)
         try:
             await self._send_channel.send(bytes(data))
         except trio.ClosedResourceError:
@@ -253,8 +250,7 @@ class MemoryTransport:
             MessageTooLarge: `data` is over `max_message_size`.
             TransportClosed: either end is closed.
         """
-        if len(data) > self.max_message_size:
-            raise MessageTooLarge(f"{len(data)} bytes > max_message_size {self.max_message_size}")
+        MessageTooLarge.check(data, self.max_message_size)
         try:
             self._send_channel.send_nowait(bytes(data))
         except trio.ClosedResourceError:

@@ -127,8 +127,7 @@ class WsTransport:
 
         Cancellation: if cancelled, the message was not queued; otherwise it was.
         """
-        if len(data) > self.max_message_size:
-            raise MessageTooLarge(f"{len(data)} bytes > max_message_size {self.max_message_size}")
+        MessageTooLarge.check(data, self.max_message_size)
         if self.closed:
             await trio.lowlevel.checkpoint()
             raise self._closed_error()
@@ -148,8 +147,7 @@ class WsTransport:
             MessageTooLarge: `data` is over `max_message_size`.
             TransportClosed: the link is gone.
         """
-        if len(data) > self.max_message_size:
-            raise MessageTooLarge(f"{len(data)} bytes > max_message_size {self.max_message_size}")
+        MessageTooLarge.check(data, self.max_message_size)
         if self.closed:
             raise self._closed_error()
         try:
